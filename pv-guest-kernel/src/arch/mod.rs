@@ -1,0 +1,2 @@
+//! Architecture-specific code: the only place in this kernel with `unsafe` and assembly.
+pub mod x86_64;

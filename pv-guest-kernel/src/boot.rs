@@ -1,0 +1,36 @@
+//! The kernel proper after the entry code: banner, then the mode the command line asks for.
+
+use hypercall_abi::start_info::{SIF_INITDOMAIN, StartInfo};
+use hypercall_abi::version::XenVersionCmd;
+
+use crate::arch::x86_64::xen;
+use crate::console::{Escaped, kprintln, until_nul};
+use crate::mode::Mode;
+use crate::{bench, faults, selftest};
+
+/// Called once by the entry code with the validated start_info and P2M list.
+pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
+    let version = xen::xen_version_plain(XenVersionCmd::Version as u64);
+    let (_, extra) = xen::xen_version_extraversion();
+    let role = if start_info.flags & SIF_INITDOMAIN != 0 {
+        "Dom0"
+    } else {
+        "DomU"
+    };
+    let cmdline = until_nul(&start_info.cmd_line);
+    kprintln!(
+        "pv-guest-kernel: booting as {} on Xen {}.{}{}, {} pages, cmdline '{}'",
+        role,
+        (version >> 16) & 0xffff,
+        version & 0xffff,
+        Escaped(until_nul(&extra)),
+        start_info.nr_pages,
+        Escaped(cmdline)
+    );
+    match Mode::from_cmdline(cmdline) {
+        Mode::Selftest => selftest::suite::run(start_info, p2m),
+        Mode::FaultNoHandler => faults::no_handler(),
+        Mode::FaultHvWrite => faults::hypervisor_write(),
+        Mode::Bench => bench::run(),
+    }
+}

@@ -1,0 +1,31 @@
+//! pv-guest-kernel: a 64-bit Xen PV kernel that boots as Dom0 (or DomU) and runs self-tests,
+//! fault modes or benchmarks chosen by its command line.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod bench;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod boot;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod console;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod faults;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod mode;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod panic;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod selftest;
+
+/// The kernel only runs bare metal; this lets host builds of the workspace succeed.
+#[cfg(not(target_os = "none"))]
+fn main() {}

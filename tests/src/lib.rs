@@ -1,0 +1,6 @@
+//! Shared helpers of the integration tests: the images, booting a scenario, markers, failure reports.
+
+pub mod images;
+pub mod markers;
+pub mod report;
+pub mod scenario;

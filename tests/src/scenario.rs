@@ -1,0 +1,83 @@
+//! Booting one scenario (hypervisor, guest arguments, stop condition, timeout) and returning its run.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use xtask::boot::{Boot, Hypervisor};
+use xtask::qemu::{self, Run, RunOptions};
+
+use crate::images::images;
+
+/// One boot of the guest kernel under a hypervisor.
+pub struct Scenario {
+    boot: Boot,
+    options: RunOptions,
+}
+
+impl Scenario {
+    /// Our guest with `guest_args` on xen-core; runs until QEMU exits or 180 s pass.
+    pub fn xen_core(guest_args: &str) -> Self {
+        let images = images();
+        Self::new(Hypervisor::XenCore, images.xen_core.clone(), guest_args)
+    }
+
+    /// Our guest with `guest_args` on Xen 4.17 loaded from `image`; runs until QEMU exits or 300 s pass.
+    pub fn xen_417(image: PathBuf, guest_args: &str) -> Self {
+        let mut scenario = Self::new(Hypervisor::Xen417, image, guest_args);
+        scenario.options.timeout = Duration::from_secs(300);
+        scenario
+    }
+
+    /// A scenario with a ready-made boot (the benchmark boot, say) and run options.
+    pub fn from_parts(boot: Boot, options: RunOptions) -> Self {
+        Scenario { boot, options }
+    }
+
+    fn new(hypervisor: Hypervisor, image: PathBuf, guest_args: &str) -> Self {
+        let mut boot = Boot::new(hypervisor, image, images().guest.clone());
+        boot.dom0_args = guest_args.to_string();
+        Scenario {
+            boot,
+            options: RunOptions::until_exit(Duration::from_secs(180)),
+        }
+    }
+
+    /// Stop once the output contains `text` (QEMU is killed unless [`Scenario::linger`] lets it exit).
+    pub fn stop_at(mut self, text: &str) -> Self {
+        self.options = self.options.stop_at(text);
+        self
+    }
+
+    /// Stop once `predicate` holds for the output so far.
+    pub fn stop_when(mut self, predicate: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.options = self.options.stop_when(predicate);
+        self
+    }
+
+    /// After the stop text, wait up to `linger` for QEMU to exit by itself.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.options = self.options.linger(linger);
+        self
+    }
+
+    /// Give up after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Boots and collects the run. One QEMU at a time per test binary, so that timeouts measure the
+    /// boot and not the wait for a CPU; panics if QEMU cannot be started.
+    pub fn boot(self) -> Run {
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        // A test that panicked while holding the lock leaves nothing to repair.
+        let _turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match qemu::run_captured(&self.boot, &self.options) {
+            Ok(run) => run,
+            Err(why) => panic!("cannot boot {}: {why}", self.boot.hypervisor.name()),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Hardware access: the only place where `unsafe` is normal.
+
+pub mod x86_64;

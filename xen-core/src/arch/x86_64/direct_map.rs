@@ -1,0 +1,70 @@
+//! The direct map: xen-core reaches any machine frame at DIRECTMAP_BASE + its address.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use xen_core::layout::{PAGE_SIZE, maddr_to_virt};
+
+/// One past the highest machine address the direct map covers (set once the map is built).
+static LIMIT: AtomicU64 = AtomicU64::new(1 << 30);
+
+/// Records how much machine memory the direct map covers.
+pub fn set_limit(bytes: u64) {
+    LIMIT.store(bytes, Ordering::Relaxed);
+}
+
+fn check(maddr: u64, len: u64) {
+    let end = maddr.checked_add(len);
+    // A frame outside the direct map is a bug in xen-core: guest-supplied frame numbers are
+    // checked against the frame table before they get here.
+    assert!(end.is_some_and(|e| e <= LIMIT.load(Ordering::Relaxed)), "maddr {maddr:#x} outside the direct map");
+}
+
+/// Reads the u64 at machine address `maddr` (8-byte aligned).
+pub fn read_u64(maddr: u64) -> u64 {
+    check(maddr, 8);
+    // SAFETY: inside the direct map (checked), aligned by the caller's contract; a volatile read
+    // because guests may change the memory concurrently in later multi-CPU work.
+    unsafe { core::ptr::read_volatile(maddr_to_virt(maddr) as *const u64) }
+}
+
+/// Writes the u64 at machine address `maddr` (8-byte aligned).
+pub fn write_u64(maddr: u64, value: u64) {
+    check(maddr, 8);
+    // SAFETY: inside the direct map (checked); callers only write frames they own or validated.
+    unsafe { core::ptr::write_volatile(maddr_to_virt(maddr) as *mut u64, value) }
+}
+
+/// Copies `src` to machine address `maddr`.
+pub fn write_bytes(maddr: u64, src: &[u8]) {
+    check(maddr, src.len() as u64);
+    // SAFETY: the destination is inside the direct map (checked) and does not overlap `src`,
+    // which is a Rust slice in xen-core's image or stack.
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), maddr_to_virt(maddr) as *mut u8, src.len()) }
+}
+
+/// Zeroes the frame `mfn`.
+pub fn zero_frame(mfn: u64) {
+    let maddr = mfn * PAGE_SIZE;
+    check(maddr, PAGE_SIZE);
+    // SAFETY: a whole frame inside the direct map (checked) that the caller owns.
+    unsafe { core::ptr::write_bytes(maddr_to_virt(maddr) as *mut u8, 0, PAGE_SIZE as usize) }
+}
+
+/// The bytes `[maddr, maddr + len)` as a slice, for boot modules xen-core reads.
+pub fn bytes(maddr: u64, len: u64) -> &'static [u8] {
+    check(maddr, len);
+    // SAFETY: inside the direct map (checked); boot modules are reserved in the frame allocator
+    // and never written while xen-core reads them.
+    unsafe { core::slice::from_raw_parts(maddr_to_virt(maddr) as *const u8, len as usize) }
+}
+
+/// A frame-backed array of `T`, for tables sized at boot (the frame table, the M2P).
+///
+/// # Safety
+/// `[maddr, maddr + len * size_of::<T>())` must be frames reserved for this use only, zeroed
+/// or otherwise valid as `T`, and never handed out again.
+pub unsafe fn table<T>(maddr: u64, len: usize) -> &'static mut [T] {
+    check(maddr, (len * core::mem::size_of::<T>()) as u64);
+    // SAFETY: the caller's contract makes the memory exclusively ours and valid as T.
+    unsafe { core::slice::from_raw_parts_mut(maddr_to_virt(maddr) as *mut T, len) }
+}

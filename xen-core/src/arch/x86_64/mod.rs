@@ -1,0 +1,15 @@
+//! x86_64: boot, descriptor tables, entry stubs, port and MSR access, guest memory access.
+
+pub mod bench_floor;
+pub mod boot;
+pub mod cpu;
+pub mod direct_map;
+pub mod entry;
+pub mod gdt;
+pub mod idt;
+pub mod paging;
+pub mod platform;
+pub mod segments;
+pub mod serial;
+pub mod syscall;
+pub mod uaccess;

@@ -1,0 +1,93 @@
+//! The PC platform around the CPU: port I/O, the legacy PICs, and leaving QEMU.
+
+use core::arch::asm;
+
+/// Writes a byte to an I/O port.
+///
+/// # Safety
+/// The caller owns `port` and the write must not reconfigure hardware xen-core relies on.
+pub unsafe fn outb(port: u16, value: u8) {
+    // SAFETY: port ownership is the caller's contract; we run at CPL 0.
+    unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
+}
+
+/// Writes a 16-bit word to an I/O port.
+///
+/// # Safety
+/// As for [`outb`].
+pub unsafe fn outw(port: u16, value: u16) {
+    // SAFETY: port ownership is the caller's contract; we run at CPL 0.
+    unsafe { asm!("out dx, ax", in("dx") port, in("ax") value, options(nomem, nostack, preserves_flags)) };
+}
+
+/// Writes a 32-bit word to an I/O port.
+///
+/// # Safety
+/// As for [`outb`].
+pub unsafe fn outl(port: u16, value: u32) {
+    // SAFETY: port ownership is the caller's contract; we run at CPL 0.
+    unsafe { asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags)) };
+}
+
+/// Reads a byte from an I/O port.
+///
+/// # Safety
+/// The caller owns `port`; reading it must have no side effect others rely on.
+pub unsafe fn inb(port: u16) -> u8 {
+    let v: u8;
+    // SAFETY: port ownership is the caller's contract; we run at CPL 0.
+    unsafe { asm!("in al, dx", in("dx") port, out("al") v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// Remaps both 8259 PICs to vectors 0x20-0x2f and masks every line: xen-core takes no
+/// device interrupts yet, and a firmware-enabled timer line must not look like an exception.
+pub fn mask_legacy_pics() {
+    // SAFETY: the PICs belong to xen-core; this is the standard ICW1-4 sequence plus masks.
+    unsafe {
+        outb(0x20, 0x11);
+        outb(0xa0, 0x11);
+        outb(0x21, 0x20);
+        outb(0xa1, 0x28);
+        outb(0x21, 0x04);
+        outb(0xa1, 0x02);
+        outb(0x21, 0x01);
+        outb(0xa1, 0x01);
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
+    }
+}
+
+/// Why QEMU should stop; the value reaches the host as QEMU's exit status (see xtask).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Dom0 powered off: ACPI S5, QEMU exits 0.
+    PowerOff,
+    /// Dom0 crashed: exit status 3.
+    Dom0Crashed,
+    /// Dom0 asked for a reboot: exit status 5.
+    Dom0Reboot,
+    /// xen-core hit a fatal error: exit status 7.
+    Fatal,
+}
+
+const DEBUG_EXIT_PORT: u16 = 0xf4;
+const ACPI_PM1A_CNT: u16 = 0x604;
+const ACPI_SLP_EN_S5: u16 = 0x2000;
+
+/// Ends the machine. Under QEMU with `isa-debug-exit` the exit status tells why; on a machine
+/// without it, the CPU halts.
+pub fn exit_machine(exit: Exit) -> ! {
+    // SAFETY: the machine is being stopped; nothing relies on these ports afterwards.
+    unsafe {
+        match exit {
+            // QEMU acts on the ACPI request from its main loop, so the CPU just halts after it
+            // (isa-debug-exit would win the race and cannot say 0).
+            Exit::PowerOff => outw(ACPI_PM1A_CNT, ACPI_SLP_EN_S5),
+            Exit::Dom0Crashed => outl(DEBUG_EXIT_PORT, 1),
+            Exit::Dom0Reboot => outl(DEBUG_EXIT_PORT, 2),
+            Exit::Fatal => outl(DEBUG_EXIT_PORT, 3),
+        }
+    }
+    super::cpu::halt_forever()
+}

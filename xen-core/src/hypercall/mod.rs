@@ -1,0 +1,13 @@
+//! Hypercall handlers: each decodes its arguments into a typed request, then acts.
+
+pub mod callback_op;
+pub mod console_io;
+pub mod dispatch;
+pub mod iret;
+pub mod mmuext_op;
+pub mod sched_op;
+pub mod set_segment_base;
+pub mod set_trap_table;
+pub mod stack_switch;
+pub mod update_va_mapping;
+pub mod xen_version;

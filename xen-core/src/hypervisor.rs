@@ -1,0 +1,41 @@
+//! The hypervisor's global state, behind one lock: memory bookkeeping and the domains.
+
+use heapless::String;
+use spin::Mutex;
+
+use crate::domain::Domain;
+use xen_core::cmdline::Options;
+use xen_core::mm::frame_alloc::FrameAllocator;
+use xen_core::mm::frame_table::FrameTable;
+use xen_core::multiboot::MAX_CMDLINE;
+
+/// Everything xen-core knows, owned in one place.
+pub struct Hypervisor {
+    /// Free machine frames.
+    pub alloc: FrameAllocator<'static>,
+    /// Owner and type of every machine frame.
+    pub frames: FrameTable<'static>,
+    /// Machine address of the M2P array (one u64 per machine frame).
+    pub m2p_maddr: u64,
+    /// The hypervisor's L4 entries (slots 256-271) that every guest L4 carries.
+    pub xen_l4_slots: heapless::Vec<(usize, u64), 16>,
+    /// The hypervisor command line.
+    pub cmdline: String<MAX_CMDLINE>,
+    /// Parsed options.
+    pub options: Options,
+    /// Dom0, once built.
+    pub dom0: Option<Domain>,
+}
+
+/// The one instance. Entries from guests take the lock for their whole stay in xen-core;
+/// interrupts are off in xen-core and there is one CPU, so it is never contended.
+pub static HV: Mutex<Option<Hypervisor>> = Mutex::new(None);
+
+impl Hypervisor {
+    /// Records machine frame `mfn` as pseudo-physical frame `pfn` in the M2P.
+    pub fn set_m2p(&mut self, mfn: u64, pfn: u64) {
+        if (mfn as usize) < self.frames.len() {
+            crate::arch::x86_64::direct_map::write_u64(self.m2p_maddr + mfn * 8, pfn);
+        }
+    }
+}

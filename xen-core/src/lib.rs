@@ -1,0 +1,12 @@
+//! xen-core's hardware-free logic, unit-tested on the host; the bare-metal binary (main.rs) drives it.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod builder;
+pub mod cmdline;
+pub mod guest_regs;
+pub mod layout;
+pub mod mm;
+pub mod multiboot;
+pub mod trap;
+pub mod vcpu;

@@ -1,0 +1,239 @@
+//! Benchmarks: the benchmark boot, parsing `BENCH <name> insns=<N> n=<M>` console lines, the table.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::boot::{Boot, Hypervisor, XEN_417_NO_MITIGATIONS};
+use crate::qemu::RunOptions;
+
+/// Dom0's arguments for the benchmark run.
+pub const GUEST_ARGS: &str = "bench";
+/// xen-core's extra command-line option: it then prints its own floor figure.
+pub const XEN_CORE_ARGS: &str = "bench";
+
+/// The benchmark boot: guest args `bench` under `-icount shift=0,sleep=off`; xen-core gets `bench`
+/// on its command line, Xen 4.17 gets its mitigations turned off.
+pub fn boot(hypervisor: Hypervisor, image: PathBuf, guest: PathBuf) -> Boot {
+    let mut boot = Boot::new(hypervisor, image, guest);
+    boot.dom0_args = GUEST_ARGS.to_string();
+    boot.icount = true;
+    boot.extra_cmdline = match hypervisor {
+        Hypervisor::XenCore => XEN_CORE_ARGS,
+        Hypervisor::Xen417 => XEN_417_NO_MITIGATIONS,
+    }
+    .to_string();
+    boot
+}
+
+/// When a benchmark run ends: QEMU exits, or the guest's verdict line is out (then xen-core
+/// gets a little time to power off; Xen 4.17 runs with `noreboot` and never exits), or 10 minutes.
+pub fn run_options(hypervisor: Hypervisor) -> RunOptions {
+    let linger = match hypervisor {
+        Hypervisor::XenCore => Duration::from_secs(30),
+        Hypervisor::Xen417 => Duration::from_secs(2),
+    };
+    RunOptions::until_exit(Duration::from_secs(600))
+        .stop_at("Test result:")
+        .linger(linger)
+}
+
+/// One figure reported on the console.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// What was measured, e.g. `null_hypercall`.
+    pub name: String,
+    /// Instructions (icount ticks) per operation.
+    pub insns: f64,
+    /// How many operations were timed.
+    pub n: u64,
+}
+
+/// The figure a hypercall is compared against: a bare `syscall`/`sysretq` round trip.
+pub const SYSCALL_FLOOR: &str = "syscall_sysret";
+/// The hypercall figure.
+pub const NULL_HYPERCALL: &str = "null_hypercall";
+
+/// Parses one console line; `(XEN) `, `(d0) ` and similar tags in front are skipped.
+pub fn parse_line(line: &str) -> Option<Figure> {
+    let mut rest = line.trim();
+    // Console prefixes such as "(XEN) " or "(d0) ", possibly more than one.
+    while let Some(tagged) = rest.strip_prefix('(') {
+        let close = tagged.find(')')?;
+        rest = tagged[close + 1..].trim_start();
+    }
+    let mut words = rest.strip_prefix("BENCH ")?.split_whitespace();
+    let name = words.next().filter(|n| !n.contains('='))?;
+    let insns: f64 = words.next()?.strip_prefix("insns=")?.parse().ok()?;
+    let n: u64 = words.next()?.strip_prefix("n=")?.parse().ok()?;
+    if !insns.is_finite() || insns < 0.0 {
+        return None;
+    }
+    Some(Figure {
+        name: name.to_string(),
+        insns,
+        n,
+    })
+}
+
+/// Every figure in a console log, in order.
+pub fn parse(output: &str) -> Vec<Figure> {
+    output.lines().filter_map(parse_line).collect()
+}
+
+/// The last figure called `name`.
+pub fn find<'a>(figures: &'a [Figure], name: &str) -> Option<&'a Figure> {
+    figures.iter().rev().find(|f| f.name == name)
+}
+
+/// null_hypercall / syscall_sysret, when both are present and the floor is not zero.
+pub fn hypercall_ratio(figures: &[Figure]) -> Option<f64> {
+    let hypercall = find(figures, NULL_HYPERCALL)?;
+    let floor = find(figures, SYSCALL_FLOOR)?;
+    (floor.insns > 0.0).then(|| hypercall.insns / floor.insns)
+}
+
+/// The figures as a table (name, instructions per operation, n), plus the hypercall ratio.
+pub fn table(figures: &[Figure]) -> String {
+    let width = figures
+        .iter()
+        .map(|f| f.name.len())
+        .chain([4])
+        .max()
+        .unwrap_or(4);
+    let mut out = format!("{:<width$}  {:>14}  {:>10}\n", "name", "insns/op", "n");
+    for f in figures {
+        out.push_str(&format!(
+            "{:<width$}  {:>14}  {:>10}\n",
+            f.name,
+            number(f.insns),
+            f.n
+        ));
+    }
+    if let Some(ratio) = hypercall_ratio(figures) {
+        out.push_str(&format!(
+            "{NULL_HYPERCALL} / {SYSCALL_FLOOR} = {ratio:.2}\n"
+        ));
+    }
+    out
+}
+
+/// An integer without decimals, anything else with two.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(name: &str, insns: f64, n: u64) -> Figure {
+        Figure {
+            name: name.into(),
+            insns,
+            n,
+        }
+    }
+
+    #[test]
+    fn the_benchmark_boot_uses_icount_and_bench_options() {
+        let xen_core = boot(Hypervisor::XenCore, "/x".into(), "/g".into());
+        assert!(xen_core.icount);
+        assert_eq!(xen_core.dom0_args, "bench");
+        assert_eq!(
+            xen_core.hypervisor_cmdline(),
+            "console=com1 dom0_mem=64M bench"
+        );
+        let xen = boot(Hypervisor::Xen417, "/x".into(), "/g".into());
+        assert!(xen.icount);
+        assert!(
+            xen.hypervisor_cmdline()
+                .ends_with(" spec-ctrl=no xpti=false")
+        );
+        assert!(!xen.hypervisor_cmdline().contains("bench"));
+    }
+
+    #[test]
+    fn parses_plain_and_prefixed_lines() {
+        assert_eq!(
+            parse_line("BENCH null_hypercall insns=56 n=10000"),
+            Some(fig("null_hypercall", 56.0, 10000))
+        );
+        assert_eq!(
+            parse_line("(XEN) BENCH syscall_sysret insns=20 n=1000\r"),
+            Some(fig("syscall_sysret", 20.0, 1000))
+        );
+        assert_eq!(
+            parse_line("(d0) BENCH empty_loop insns=3 n=100000"),
+            Some(fig("empty_loop", 3.0, 100000))
+        );
+        assert_eq!(
+            parse_line("(XEN) (d0) BENCH x insns=1.5 n=2 extra=7"),
+            Some(fig("x", 1.5, 2))
+        );
+    }
+
+    #[test]
+    fn rejects_other_and_malformed_lines() {
+        for line in [
+            "",
+            "(XEN) xen-core booting",
+            "BENCH",
+            "BENCH null_hypercall",
+            "BENCH null_hypercall n=1 insns=2",
+            "BENCH null_hypercall insns=abc n=1",
+            "BENCH null_hypercall insns=5 n=-1",
+            "BENCH null_hypercall insns=-5 n=1",
+            "BENCH insns=5 n=1",
+            "xBENCH a insns=1 n=1",
+            "(XEN BENCH a insns=1 n=1",
+            "say BENCH a insns=1 n=1",
+        ] {
+            assert_eq!(parse_line(line), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn parses_a_log_and_finds_the_last_figure() {
+        let log = "(XEN) xen-core\r\n(XEN) BENCH syscall_sysret insns=20 n=1000\r\nBENCH null_hypercall insns=60 n=10\r\n\
+                   noise\r\nBENCH null_hypercall insns=56 n=10000\r\n";
+        let figures = parse(log);
+        assert_eq!(figures.len(), 3);
+        assert_eq!(
+            find(&figures, "null_hypercall"),
+            Some(&fig("null_hypercall", 56.0, 10000))
+        );
+        assert_eq!(find(&figures, "empty_loop"), None);
+        assert_eq!(hypercall_ratio(&figures), Some(2.8));
+    }
+
+    #[test]
+    fn the_ratio_needs_both_figures_and_a_nonzero_floor() {
+        assert_eq!(hypercall_ratio(&[fig("null_hypercall", 5.0, 1)]), None);
+        assert_eq!(
+            hypercall_ratio(&[fig("null_hypercall", 5.0, 1), fig("syscall_sysret", 0.0, 1)]),
+            None
+        );
+    }
+
+    #[test]
+    fn prints_a_table_with_the_ratio() {
+        let table = table(&[
+            fig("syscall_sysret", 20.0, 1000),
+            fig("null_hypercall", 56.5, 10000),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("name"));
+        assert!(
+            lines[1].starts_with("syscall_sysret")
+                && lines[1].contains(" 20 ")
+                && lines[1].ends_with("1000")
+        );
+        assert!(lines[2].contains("56.50"));
+        assert_eq!(lines[3], "null_hypercall / syscall_sysret = 2.83");
+    }
+}

@@ -1,0 +1,14 @@
+//! The xtask library: image building, QEMU boots and output parsing, shared by the CLI and the tests.
+
+pub mod bench;
+pub mod boot;
+pub mod cli;
+pub mod commands;
+pub mod container;
+pub mod exit_code;
+pub mod images;
+pub mod paths;
+pub mod process;
+pub mod qemu;
+pub mod toolchain;
+pub mod xen417;
