@@ -4,6 +4,9 @@ use hypercall_abi::domid::DomId;
 use xen_core::layout::PAGE_SIZE;
 use xen_core::vcpu::VcpuState;
 
+use core::sync::atomic::Ordering;
+
+use crate::arch::x86_64::entry::GUEST_USER_MODE;
 use crate::arch::x86_64::platform::Exit;
 use crate::arch::x86_64::{cpu, direct_map, paging};
 
@@ -84,6 +87,7 @@ impl Domain {
     /// Switches the vCPU to guest user mode: the user page tables and the user GS base.
     pub fn enter_user_mode(&mut self) {
         self.vcpu.kernel_mode = false;
+        GUEST_USER_MODE.store(true, Ordering::Relaxed);
         paging::load_guest_l4(self.vcpu.user_l4);
         cpu::swapgs();
     }
@@ -91,6 +95,7 @@ impl Domain {
     /// Switches the vCPU to guest kernel mode.
     pub fn enter_kernel_mode(&mut self) {
         self.vcpu.kernel_mode = true;
+        GUEST_USER_MODE.store(false, Ordering::Relaxed);
         paging::load_guest_l4(self.vcpu.kernel_l4);
         cpu::swapgs();
     }

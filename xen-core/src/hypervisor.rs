@@ -1,8 +1,8 @@
 //! The hypervisor's global state, behind one lock: memory bookkeeping and the domains.
 
 use heapless::String;
-use spin::Mutex;
 
+use crate::arch::x86_64::cpu_local::CpuLocal;
 use crate::domain::Domain;
 use xen_core::cmdline::Options;
 use xen_core::mm::frame_alloc::FrameAllocator;
@@ -27,9 +27,9 @@ pub struct Hypervisor {
     pub dom0: Option<Domain>,
 }
 
-/// The one instance. Entries from guests take the lock for their whole stay in xen-core;
-/// interrupts are off in xen-core and there is one CPU, so it is never contended.
-pub static HV: Mutex<Option<Hypervisor>> = Mutex::new(None);
+/// The one instance, set once Dom0 is built. Entries from guests hold it for their whole stay
+/// in xen-core.
+pub static HV: CpuLocal<Option<Hypervisor>> = CpuLocal::new(None);
 
 impl Hypervisor {
     /// Records machine frame `mfn` as pseudo-physical frame `pfn` in the M2P.
@@ -38,4 +38,26 @@ impl Hypervisor {
             crate::arch::x86_64::direct_map::write_u64(self.m2p_maddr + mfn * 8, pfn);
         }
     }
+}
+
+/// What a hypercall or trap handler may touch while it acts.
+pub struct State<'a> {
+    /// The calling (running) domain.
+    pub dom: &'a mut Domain,
+    /// The frame table.
+    pub frames: &'a mut FrameTable<'static>,
+    /// The hypervisor command line.
+    pub cmdline: &'a str,
+}
+
+/// Runs `f` with the running domain and the state around it. Handlers call this only after
+/// decoding their arguments, so requests that need no state never take it.
+pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
+    HV.with(|hv| {
+        // Guest entries only happen once Dom0 runs, so both are there.
+        let Some(Hypervisor { dom0: Some(dom), frames, cmdline, .. }) = hv else {
+            panic!("guest entry with no running domain");
+        };
+        f(State { dom, frames, cmdline: cmdline.as_str() })
+    })
 }

@@ -87,7 +87,7 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         }
     };
     hv.dom0 = Some(dom);
-    *HV.lock() = Some(hv);
+    HV.with(|slot| *slot = Some(hv));
     log::info!("Starting Dom0 (console output follows)");
     entry::exit_to_guest_iret(&regs)
 }

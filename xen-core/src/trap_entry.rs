@@ -1,35 +1,23 @@
-//! Where the entry stubs land: hypercalls and guest exceptions, and faults inside xen-core.
+//! Where the entry stubs land: user-mode syscalls and exceptions, and faults inside xen-core.
+//! (Hypercalls go from the stub straight to the table in hypercall/dispatch.rs.)
 
 use xen_core::guest_regs::GuestRegs;
 
-use crate::arch::x86_64::entry::{exit_to_guest_iret, exit_to_guest_sysret};
+use crate::arch::x86_64::entry::exit_to_guest_iret;
 use crate::arch::x86_64::platform::{self, exit_machine};
 use crate::arch::x86_64::{cpu, uaccess};
 use crate::guest_trap;
-use crate::hypercall::dispatch::{self, Exit};
+use crate::hypercall::dispatch::Exit;
 use crate::hypervisor::HV;
 
-fn leave(exit: Exit, regs: &GuestRegs) -> ! {
-    match exit {
-        Exit::Sysret => exit_to_guest_sysret(regs),
-        Exit::Iret => exit_to_guest_iret(regs),
-        Exit::Stop(how) => exit_machine(how),
-    }
-}
-
-/// A `syscall` from a guest: a hypercall from its kernel, else a bounce to its kernel.
-pub extern "C" fn syscall_from_guest(regs: &mut GuestRegs) -> ! {
-    let mut guard = HV.lock();
-    let Some(hv) = guard.as_mut() else { fatal(regs, "syscall before xen-core was ready") };
-    let exit = match hv.dom0.as_mut() {
-        Some(dom) if !dom.vcpu.kernel_mode || regs.cs != u64::from(hypercall_abi::segment::FLAT_RING3_CS64) => {
-            guest_trap::syscall_from_user(dom, regs)
-        }
-        Some(_) => dispatch::hypercall(hv, regs),
+/// A `syscall` from guest user mode or compat code: a bounce to the guest kernel. Returns the
+/// entry stub's exit code.
+pub extern "C" fn syscall_from_user(regs: &mut GuestRegs) -> u32 {
+    HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
+        Some(dom) => guest_trap::syscall_from_user(dom, regs),
         None => Exit::Stop(platform::Exit::Fatal),
-    };
-    drop(guard);
-    leave(exit, regs)
+    })
+    .code()
 }
 
 /// An exception: from a guest it is the guest's business; in xen-core it is either a guest
@@ -46,13 +34,15 @@ pub extern "C" fn exception(regs: &mut GuestRegs) -> ! {
         }
         fatal(regs, "exception in xen-core");
     }
-    let mut guard = HV.lock();
-    let exit = match guard.as_mut().and_then(|hv| hv.dom0.as_mut()) {
+    let exit = HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
         Some(dom) => guest_trap::exception(dom, regs),
         None => Exit::Stop(platform::Exit::Fatal),
-    };
-    drop(guard);
-    leave(exit, regs)
+    });
+    match exit {
+        Exit::Stop(how) => exit_machine(how),
+        // An exception frame is complete: every exit restores all of it.
+        Exit::Sysret | Exit::Iret => exit_to_guest_iret(regs),
+    }
 }
 
 /// Prints the registers and stops the machine: xen-core's own invariants are broken.

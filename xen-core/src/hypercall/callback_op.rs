@@ -5,8 +5,8 @@ use hypercall_abi::callback::*;
 use hypercall_abi::layout::is_canonical;
 use xen_core::vcpu::{Callback, VcpuState};
 
-use super::dispatch::Call;
 use crate::arch::x86_64::uaccess::read_guest;
+use crate::hypervisor::with_state;
 
 fn slot(vcpu: &mut VcpuState, ty: CallbackType) -> &mut Callback {
     match ty {
@@ -20,7 +20,7 @@ fn slot(vcpu: &mut VcpuState, ty: CallbackType) -> &mut Callback {
 }
 
 /// Handles callback_op(cmd, arg).
-pub fn callback_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
+pub fn callback_op(cmd: u64, arg: u64) -> Result<u64, Errno> {
     match CallbackOp::try_from(cmd)? {
         CallbackOp::Register => {
             let reg: CallbackRegister = read_guest(arg)?;
@@ -30,7 +30,7 @@ pub fn callback_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno
             }
             let ty = CallbackType::try_from(reg.type_)?;
             let mask_events = reg.flags & CALLBACKF_MASK_EVENTS != 0;
-            *slot(&mut call.dom.vcpu, ty) = Callback { address: reg.address, mask_events };
+            with_state(|st| *slot(&mut st.dom.vcpu, ty) = Callback { address: reg.address, mask_events });
             Ok(0)
         }
         CallbackOp::Unregister => {
@@ -38,7 +38,7 @@ pub fn callback_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno
             // As in Xen, only the NMI callback can be taken away.
             match CallbackType::try_from(unreg.type_)? {
                 CallbackType::Nmi => {
-                    call.dom.vcpu.nmi_callback = Callback::default();
+                    with_state(|st| st.dom.vcpu.nmi_callback = Callback::default());
                     Ok(0)
                 }
                 _ => Err(Errno::Inval),
@@ -48,13 +48,15 @@ pub fn callback_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno
 }
 
 /// Handles the older set_callbacks(event, failsafe, syscall).
-pub fn set_callbacks(call: &mut Call<'_>, event: u64, failsafe: u64, syscall: u64) -> Result<u64, Errno> {
+pub fn set_callbacks(event: u64, failsafe: u64, syscall: u64) -> Result<u64, Errno> {
     if ![event, failsafe, syscall].iter().all(|&a| is_canonical(a)) {
         return Err(Errno::Inval);
     }
-    let vcpu = &mut call.dom.vcpu;
-    vcpu.event_callback.address = event;
-    vcpu.failsafe_callback.address = failsafe;
-    vcpu.syscall_callback.address = syscall;
+    with_state(|st| {
+        let vcpu = &mut st.dom.vcpu;
+        vcpu.event_callback.address = event;
+        vcpu.failsafe_callback.address = failsafe;
+        vcpu.syscall_callback.address = syscall;
+    });
     Ok(0)
 }

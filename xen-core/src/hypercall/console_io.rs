@@ -3,18 +3,18 @@
 use hypercall_abi::Errno;
 use hypercall_abi::console::ConsoleIoCmd;
 
-use super::dispatch::Call;
 use crate::arch::x86_64::serial;
 use crate::arch::x86_64::uaccess::{copy_from_guest, copy_to_guest};
 use crate::console;
+use crate::hypervisor::with_state;
 
 const CHUNK: usize = 256;
 
 /// Handles console_io(cmd, count, buffer). Only the control domain may use it (Xen's default
 /// XSM policy); its output goes to the console unprefixed, as Xen does for the hardware domain.
-pub fn console_io(call: &mut Call<'_>, cmd: u64, count: u64, buffer: u64) -> Result<u64, Errno> {
+pub fn console_io(cmd: u64, count: u64, buffer: u64) -> Result<u64, Errno> {
     let cmd = ConsoleIoCmd::try_from(cmd)?;
-    if !call.dom.privileged {
+    if !with_state(|st| st.dom.privileged) {
         return Err(Errno::Perm);
     }
     // Xen's handler takes `unsigned int count`.

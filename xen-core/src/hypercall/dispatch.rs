@@ -1,13 +1,12 @@
-//! The hypercall dispatcher: hypercall number to handler, and the only place a result becomes RAX.
+//! The hypercall table: number to handler, and the only place a result becomes RAX.
 
 use hypercall_abi::Errno;
-use hypercall_abi::hypercall::Hypercall;
+use hypercall_abi::hypercall::{Hypercall, NR_HYPERCALLS};
 use xen_core::guest_regs::GuestRegs;
 
 use super::*;
-use crate::arch::x86_64::platform;
-use crate::domain::Domain;
-use crate::hypervisor::Hypervisor;
+use crate::arch::x86_64::platform::{self, exit_machine};
+use crate::hypervisor::with_state;
 
 /// How to leave xen-core after the hypercall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,49 +19,88 @@ pub enum Exit {
     Stop(platform::Exit),
 }
 
-/// One hypercall in progress: the caller's domain, its registers, and how to leave.
+impl Exit {
+    /// The code the syscall entry stub expects: 0 sysretq, 1 iretq. Stopping never returns.
+    pub fn code(self) -> u32 {
+        match self {
+            Exit::Sysret => 0,
+            Exit::Iret => 1,
+            Exit::Stop(how) => exit_machine(how),
+        }
+    }
+}
+
+/// One hypercall in progress: the caller's registers and how to leave. The domain and the
+/// rest of the state are reached through `hypervisor::with_state` once arguments are decoded.
 pub struct Call<'a> {
-    /// The calling domain.
-    pub dom: &'a mut Domain,
-    /// Its saved registers.
+    /// The saved registers (a partial frame: the callee-saved slots are not filled).
     pub regs: &'a mut GuestRegs,
     /// How to return; handlers that change the frame set `Exit::Iret`.
     pub exit: Exit,
-    /// The hypervisor command line (XENVER_commandline).
-    pub cmdline: &'a str,
 }
 
-/// Runs the hypercall in `regs` for the current domain and stores its result in RAX.
-pub fn hypercall(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Exit {
-    let nr = regs.rax;
+/// A hypercall handler as the entry stub calls it.
+pub type Handler = extern "C" fn(&mut GuestRegs) -> u32;
+
+/// Runs `body` and stores its result in RAX.
+#[inline(always)]
+fn run(regs: &mut GuestRegs, body: impl FnOnce(&mut Call<'_>, [u64; 6]) -> Result<u64, Errno>) -> u32 {
     let args = regs.hypercall_args();
-    let Hypervisor { dom0, frames, cmdline, .. } = hv;
-    let Some(dom) = dom0.as_mut() else {
-        return Exit::Stop(platform::Exit::Fatal);
-    };
-    let mut call = Call { dom, regs, exit: Exit::Sysret, cmdline: cmdline.as_str() };
-    let result = match Hypercall::from_nr(nr) {
-        Some(Hypercall::XenVersion) => xen_version::xen_version(&mut call, args[0], args[1]),
-        Some(Hypercall::ConsoleIo) => console_io::console_io(&mut call, args[0], args[1], args[2]),
-        Some(Hypercall::SchedOp) => sched_op::sched_op(&mut call, args[0], args[1]),
-        Some(Hypercall::SetTrapTable) => set_trap_table::set_trap_table(&mut call, args[0]),
-        Some(Hypercall::CallbackOp) => callback_op::callback_op(&mut call, args[0], args[1]),
-        Some(Hypercall::SetCallbacks) => callback_op::set_callbacks(&mut call, args[0], args[1], args[2]),
-        Some(Hypercall::StackSwitch) => stack_switch::stack_switch(&mut call, args[0], args[1]),
-        Some(Hypercall::UpdateVaMapping) => {
-            update_va_mapping::update_va_mapping(&mut call, frames, args[0], args[1], args[2])
-        }
-        Some(Hypercall::MmuextOp) => {
-            mmuext_op::mmuext_op(&mut call, frames, args[0], args[1], args[2], args[3])
-        }
-        Some(Hypercall::Iret) => iret::iret(&mut call),
-        Some(Hypercall::SetSegmentBase) => set_segment_base::set_segment_base(&mut call, args[0], args[1]),
-        Some(Hypercall::Domctl | Hypercall::Sysctl) if !call.dom.privileged => Err(Errno::Perm),
-        _ => Err(Errno::NoSys),
-    };
-    call.regs.rax = match result {
+    let mut call = Call { regs, exit: Exit::Sysret };
+    call.regs.rax = match body(&mut call, args) {
         Ok(value) => value,
         Err(errno) => errno.to_ret() as u64,
     };
-    call.exit
+    call.exit.code()
 }
+
+macro_rules! handlers {
+    ($($name:ident => |$call:pat_param, $a:pat_param| $body:expr;)*) => {
+        $(
+            extern "C" fn $name(regs: &mut GuestRegs) -> u32 {
+                run(regs, |$call, $a| $body)
+            }
+        )*
+    };
+}
+
+handlers! {
+    hc_xen_version => |_, a| xen_version::xen_version(a[0], a[1]);
+    hc_console_io => |_, a| console_io::console_io(a[0], a[1], a[2]);
+    hc_sched_op => |call, a| sched_op::sched_op(call, a[0], a[1]);
+    hc_set_trap_table => |_, a| set_trap_table::set_trap_table(a[0]);
+    hc_callback_op => |_, a| callback_op::callback_op(a[0], a[1]);
+    hc_set_callbacks => |_, a| callback_op::set_callbacks(a[0], a[1], a[2]);
+    hc_stack_switch => |_, a| stack_switch::stack_switch(a[0], a[1]);
+    hc_update_va_mapping => |_, a| update_va_mapping::update_va_mapping(a[0], a[1], a[2]);
+    hc_mmuext_op => |_, a| mmuext_op::mmuext_op(a[0], a[1], a[2], a[3]);
+    hc_iret => |call, _| iret::iret(call);
+    hc_set_segment_base => |_, a| set_segment_base::set_segment_base(a[0], a[1]);
+    hc_control => |_, _| Err(if with_state(|st| st.dom.privileged) { Errno::NoSys } else { Errno::Perm });
+    hc_not_implemented => |_, _| Err(Errno::NoSys);
+}
+
+/// Hypercall numbers at or past [`NR_HYPERCALLS`] (the entry stub checks the bound).
+pub extern "C" fn no_such_hypercall(regs: &mut GuestRegs) -> u32 {
+    regs.rax = Errno::NoSys.to_ret() as u64;
+    0
+}
+
+/// Handlers by hypercall number; every number without one answers -ENOSYS (docs/hypercalls.md).
+pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
+    let mut t: [Handler; NR_HYPERCALLS] = [hc_not_implemented; NR_HYPERCALLS];
+    t[Hypercall::XenVersion as usize] = hc_xen_version;
+    t[Hypercall::ConsoleIo as usize] = hc_console_io;
+    t[Hypercall::SchedOp as usize] = hc_sched_op;
+    t[Hypercall::SetTrapTable as usize] = hc_set_trap_table;
+    t[Hypercall::CallbackOp as usize] = hc_callback_op;
+    t[Hypercall::SetCallbacks as usize] = hc_set_callbacks;
+    t[Hypercall::StackSwitch as usize] = hc_stack_switch;
+    t[Hypercall::UpdateVaMapping as usize] = hc_update_va_mapping;
+    t[Hypercall::MmuextOp as usize] = hc_mmuext_op;
+    t[Hypercall::Iret as usize] = hc_iret;
+    t[Hypercall::SetSegmentBase as usize] = hc_set_segment_base;
+    t[Hypercall::Domctl as usize] = hc_control;
+    t[Hypercall::Sysctl as usize] = hc_control;
+    t
+};

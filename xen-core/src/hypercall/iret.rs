@@ -7,9 +7,10 @@ use xen_core::trap::iret::{IretError, apply};
 use super::dispatch::{Call, Exit};
 use crate::arch::x86_64::uaccess::read_guest;
 use crate::domain::Shutdown;
+use crate::hypervisor::with_state;
 
 fn crash(call: &mut Call<'_>, why: core::fmt::Arguments<'_>) -> Result<u64, Errno> {
-    call.exit = Exit::Stop(call.dom.shut_down(Shutdown::Crash, why));
+    call.exit = Exit::Stop(with_state(|st| st.dom.shut_down(Shutdown::Crash, why)));
     Ok(0)
 }
 
@@ -29,13 +30,19 @@ pub fn iret(call: &mut Call<'_>) -> Result<u64, Errno> {
             return crash(call, format_args!("iret with bad selectors cs {:#x} ss {:#x}", ctx.cs, ctx.ss));
         }
     };
-    if outcome.to_user && call.dom.vcpu.kernel_mode {
-        if call.dom.vcpu.user_l4 == 0 {
-            return crash(call, format_args!("iret to user mode without user page tables"));
+    let entered = with_state(|st| {
+        if outcome.to_user && st.dom.vcpu.kernel_mode {
+            if st.dom.vcpu.user_l4 == 0 {
+                return false;
+            }
+            st.dom.enter_user_mode();
         }
-        call.dom.enter_user_mode();
+        st.dom.set_upcall_mask(outcome.upcall_mask);
+        true
+    });
+    if !entered {
+        return crash(call, format_args!("iret to user mode without user page tables"));
     }
-    call.dom.set_upcall_mask(outcome.upcall_mask);
     call.exit = Exit::Iret;
     Ok(outcome.rax)
 }

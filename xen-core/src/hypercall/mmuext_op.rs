@@ -6,22 +6,23 @@ use hypercall_abi::layout::guest_range_ok;
 use hypercall_abi::mmu::{MmuextCmd, MmuextOp};
 use xen_core::mm::frame_table::FrameTable;
 
-use super::dispatch::Call;
 use crate::arch::x86_64::uaccess::{read_guest, write_guest};
+use crate::domain::Domain;
+use crate::hypervisor::with_state;
 use crate::arch::x86_64::{cpu, paging};
 
 /// Xen marks a continued batch with this bit of `count`.
 const MMU_UPDATE_PREEMPTED: u32 = 1 << 31;
 
-fn one(call: &mut Call<'_>, frames: &FrameTable<'_>, op: &MmuextOp) -> Result<(), Errno> {
-    let dom = call.dom.id;
+fn one(domain: &mut Domain, frames: &FrameTable<'_>, op: &MmuextOp) -> Result<(), Errno> {
+    let dom = domain.id;
     match MmuextCmd::try_from(op.cmd)? {
         MmuextCmd::NewBaseptr => {
             // Until pinning exists, only an already validated L4 can become a root.
             if !frames.is_page_table(dom, op.arg1, 4) {
                 return Err(Errno::Inval);
             }
-            call.dom.vcpu.kernel_l4 = op.arg1;
+            domain.vcpu.kernel_l4 = op.arg1;
             paging::load_guest_l4(op.arg1);
             Ok(())
         }
@@ -29,7 +30,7 @@ fn one(call: &mut Call<'_>, frames: &FrameTable<'_>, op: &MmuextOp) -> Result<()
             if op.arg1 != 0 && !frames.is_page_table(dom, op.arg1, 4) {
                 return Err(Errno::Inval);
             }
-            call.dom.vcpu.user_l4 = op.arg1;
+            domain.vcpu.user_l4 = op.arg1;
             Ok(())
         }
         MmuextCmd::TlbFlushLocal | MmuextCmd::TlbFlushAll => {
@@ -57,20 +58,13 @@ fn one(call: &mut Call<'_>, frames: &FrameTable<'_>, op: &MmuextOp) -> Result<()
 
 /// Handles mmuext_op(ops, count, pdone, foreigndom): runs the ops in order, stops at the first
 /// error, and reports how many completed in `*pdone`.
-pub fn mmuext_op(
-    call: &mut Call<'_>,
-    frames: &FrameTable<'_>,
-    ops: u64,
-    count: u64,
-    pdone: u64,
-    foreigndom: u64,
-) -> Result<u64, Errno> {
+pub fn mmuext_op(ops: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
     let count = count as u32;
     if count & MMU_UPDATE_PREEMPTED != 0 {
         return Err(Errno::Inval);
     }
     let foreigndom = foreigndom as u16;
-    if foreigndom != DOMID_SELF && foreigndom != call.dom.id {
+    if foreigndom != DOMID_SELF && foreigndom != with_state(|st| st.dom.id) {
         return Err(Errno::Srch);
     }
     let mut done: u32 = 0;
@@ -80,7 +74,7 @@ pub fn mmuext_op(
             .checked_add(i * 24)
             .ok_or(Errno::Fault)
             .and_then(read_guest::<MmuextOp>)
-            .and_then(|op| one(call, frames, &op));
+            .and_then(|op| with_state(|st| one(st.dom, st.frames, &op)));
         if let Err(e) = op {
             result = Err(e);
             break;

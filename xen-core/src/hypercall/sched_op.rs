@@ -6,6 +6,7 @@ use hypercall_abi::sched::{SchedOp, SchedShutdown, ShutdownReason};
 use super::dispatch::{Call, Exit};
 use crate::arch::x86_64::uaccess::read_guest;
 use crate::domain::Shutdown;
+use crate::hypervisor::with_state;
 
 /// Handles sched_op(cmd, arg). Block and poll arrive with the scheduler (issue 4).
 pub fn sched_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
@@ -21,7 +22,7 @@ pub fn sched_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
                     Shutdown::Reboot
                 }
             };
-            call.exit = Exit::Stop(call.dom.shut_down(how, format_args!("sched_op shutdown")));
+            call.exit = Exit::Stop(with_state(|st| st.dom.shut_down(how, format_args!("sched_op shutdown"))));
             Ok(0)
         }
         _ => Err(Errno::NoSys),

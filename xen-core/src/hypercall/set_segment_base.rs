@@ -4,12 +4,11 @@ use hypercall_abi::Errno;
 use hypercall_abi::layout::is_canonical;
 use hypercall_abi::segment::{FLAT_RING3_DS32, SegBase};
 
-use super::dispatch::Call;
 use crate::arch::x86_64::segments;
 
 /// Handles set_segment_base(which, value). Hypercalls come from guest kernel mode, so the
 /// active GS base is the kernel's and the shadow one is the user's.
-pub fn set_segment_base(_call: &mut Call<'_>, which: u64, value: u64) -> Result<u64, Errno> {
+pub fn set_segment_base(which: u64, value: u64) -> Result<u64, Errno> {
     match SegBase::try_from(which)? {
         SegBase::Fs | SegBase::GsKernel | SegBase::GsUser if !is_canonical(value) => Err(Errno::Inval),
         SegBase::Fs => {

@@ -7,17 +7,17 @@ use hypercall_abi::segment::FLAT_KERNEL_CS64;
 use hypercall_abi::traps::TrapInfo;
 use xen_core::vcpu::TrapEntry;
 
-use super::dispatch::Call;
 use crate::arch::x86_64::uaccess::read_guest;
+use crate::hypervisor::with_state;
 
 const MAX_ENTRIES: usize = 256;
 
 /// Handles set_trap_table(table). A null table clears every entry; otherwise the entries up to
 /// the first with address 0 replace those vectors. The whole table is read and checked before
 /// anything changes.
-pub fn set_trap_table(call: &mut Call<'_>, table: u64) -> Result<u64, Errno> {
+pub fn set_trap_table(table: u64) -> Result<u64, Errno> {
     if table == 0 {
-        call.dom.vcpu.trap_table = [TrapEntry::default(); 256];
+        with_state(|st| st.dom.vcpu.trap_table = [TrapEntry::default(); 256]);
         return Ok(0);
     }
     let mut entries: Vec<TrapInfo, MAX_ENTRIES> = Vec::new();
@@ -32,10 +32,12 @@ pub fn set_trap_table(call: &mut Call<'_>, table: u64) -> Result<u64, Errno> {
         }
         entries.push(entry).map_err(|_| Errno::TooBig)?;
     }
-    for e in entries {
-        let cs = if e.cs & !3 == 0 { FLAT_KERNEL_CS64 } else { e.cs | 3 };
-        call.dom.vcpu.trap_table[usize::from(e.vector)] =
-            TrapEntry { address: e.address, cs, flags: e.flags };
-    }
+    with_state(|st| {
+        for e in entries {
+            let cs = if e.cs & !3 == 0 { FLAT_KERNEL_CS64 } else { e.cs | 3 };
+            st.dom.vcpu.trap_table[usize::from(e.vector)] =
+                TrapEntry { address: e.address, cs, flags: e.flags };
+        }
+    });
     Ok(0)
 }

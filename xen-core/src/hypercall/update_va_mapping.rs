@@ -8,8 +8,8 @@ use xen_core::layout::{PAGE_SIZE, table_index};
 use xen_core::mm::frame_table::FrameTable;
 use xen_core::mm::pte::{L1Entry, check_l1e, pte_mfn};
 
-use super::dispatch::Call;
 use crate::arch::x86_64::uaccess::read_guest;
+use crate::hypervisor::with_state;
 use crate::arch::x86_64::{cpu, direct_map};
 
 /// Machine address of the L1 entry mapping `va` under the L4 `l4_mfn`, walking only page-table
@@ -31,13 +31,7 @@ pub fn l1e_maddr(frames: &FrameTable<'_>, dom: DomId, l4_mfn: u64, va: u64) -> R
 }
 
 /// Handles update_va_mapping(va, new_pte, flags).
-pub fn update_va_mapping(
-    call: &mut Call<'_>,
-    frames: &mut FrameTable<'_>,
-    va: u64,
-    value: u64,
-    flags: u64,
-) -> Result<u64, Errno> {
+pub fn update_va_mapping(va: u64, value: u64, flags: u64) -> Result<u64, Errno> {
     // Decode: everything is checked before anything changes.
     let (flush, scope) = decode_uvmf(flags)?;
     if !guest_range_ok(va, 1) {
@@ -47,8 +41,12 @@ pub fn update_va_mapping(
         // One vCPU: the mask can only name us, but it must be readable, as in Xen.
         read_guest::<u64>(mask)?;
     }
-    let dom = call.dom.id;
-    let slot = l1e_maddr(frames, dom, call.dom.vcpu.current_l4(), va)?;
+    with_state(|st| apply(st.frames, st.dom.id, st.dom.vcpu.current_l4(), va, value, flush))
+}
+
+/// Checks the new entry against the frame table and writes it.
+fn apply(frames: &mut FrameTable<'_>, dom: DomId, l4: u64, va: u64, value: u64, flush: UvmFlush) -> Result<u64, Errno> {
+    let slot = l1e_maddr(frames, dom, l4, va)?;
     let new = check_l1e(frames, dom, value)?;
 
     // Act.

@@ -5,8 +5,8 @@ use hypercall_abi::features::XENFEAT_DOM0;
 use hypercall_abi::layout::HYPERVISOR_VIRT_START;
 use hypercall_abi::version::*;
 
-use super::dispatch::Call;
 use crate::arch::x86_64::uaccess::{copy_to_guest, read_guest, write_guest};
+use crate::hypervisor::with_state;
 
 /// The Xen release whose PV ABI xen-core implements.
 pub const XEN_MAJOR: u64 = 4;
@@ -25,17 +25,29 @@ fn write_str<const N: usize>(dst: u64, text: &str) -> Result<u64, Errno> {
     Ok(0)
 }
 
-fn features(call: &Call<'_>, index: u32) -> u32 {
+fn features(privileged: bool, index: u32) -> u32 {
     match index {
-        0 if call.dom.privileged => 1 << XENFEAT_DOM0,
+        0 if privileged => 1 << XENFEAT_DOM0,
         _ => 0,
     }
 }
 
-/// Handles xen_version(cmd, arg).
-pub fn xen_version(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
+/// Handles xen_version(cmd, arg). The version query is the classic null hypercall, so the
+/// commands that answer in a register stay here and the ones that copy buffers are apart.
+#[inline]
+pub fn xen_version(cmd: u64, arg: u64) -> Result<u64, Errno> {
     match XenVersionCmd::try_from(cmd)? {
         XenVersionCmd::Version => Ok((XEN_MAJOR << 16) | XEN_MINOR),
+        XenVersionCmd::Pagesize => Ok(4096),
+        XenVersionCmd::BuildId => Err(Errno::NoSys),
+        other => copy_out(other, arg),
+    }
+}
+
+#[inline(never)]
+fn copy_out(cmd: XenVersionCmd, arg: u64) -> Result<u64, Errno> {
+    match cmd {
+        XenVersionCmd::Version | XenVersionCmd::Pagesize | XenVersionCmd::BuildId => Err(Errno::NoSys),
         XenVersionCmd::Extraversion => write_str::<XEN_EXTRAVERSION_LEN>(arg, EXTRAVERSION),
         XenVersionCmd::Capabilities => write_str::<XEN_CAPABILITIES_INFO_LEN>(arg, CAPABILITIES),
         XenVersionCmd::Changeset => write_str::<XEN_CHANGESET_INFO_LEN>(arg, env!("CARGO_PKG_VERSION")),
@@ -58,21 +70,26 @@ pub fn xen_version(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno
         }
         XenVersionCmd::GetFeatures => {
             let mut fi: XenFeatureInfo = read_guest(arg)?;
-            fi.submap = features(call, fi.submap_idx);
+            fi.submap = features(with_state(|st| st.dom.privileged), fi.submap_idx);
             write_guest(arg, &fi)?;
             Ok(0)
         }
-        XenVersionCmd::Pagesize => Ok(4096),
         XenVersionCmd::GuestHandle => {
             copy_to_guest(arg, &[0u8; XEN_DOMAIN_HANDLE_LEN])?;
             Ok(0)
         }
         XenVersionCmd::Commandline => {
-            if !call.dom.privileged {
+            let mut line = [0u8; XEN_COMMANDLINE_LEN];
+            let privileged = with_state(|st| {
+                let n = st.cmdline.len().min(XEN_COMMANDLINE_LEN - 1);
+                line[..n].copy_from_slice(&st.cmdline.as_bytes()[..n]);
+                st.dom.privileged
+            });
+            if !privileged {
                 return Err(Errno::Perm);
             }
-            write_str::<XEN_COMMANDLINE_LEN>(arg, call.cmdline)
+            copy_to_guest(arg, &line)?;
+            Ok(0)
         }
-        XenVersionCmd::BuildId => Err(Errno::NoSys),
     }
 }

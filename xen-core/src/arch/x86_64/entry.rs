@@ -1,12 +1,16 @@
 //! Entry and exit stubs: every way into xen-core from a guest (or from itself) and back.
 //!
-//! Each entry builds a [`GuestRegs`] frame and jumps (not calls) to a Rust function that
-//! never returns; that function leaves through [`exit_to_guest_sysret`] or
-//! [`exit_to_guest_iret`] with the frame to restore. For entries from a guest the frame sits at
-//! the top of the hypervisor stack (TSS.RSP0 = `boot_stack_top`); its 168 bytes leave RSP at
-//! 8 mod 16 there, exactly as after a `call`, so the Rust side sees an aligned stack.
+//! Every entry from a guest builds a [`GuestRegs`] frame at the top of the hypervisor stack
+//! (TSS.RSP0 = `boot_stack_top`).
+//! - `syscall` (the hypercall hot path) saves only what Rust may clobber, calls the handler
+//!   from the hypercall table and returns with `sysretq`, or `iretq` when the handler changed
+//!   the frame. The callee-saved slots of that frame are not filled.
+//! - Exceptions save every register and jump to a Rust function that never returns; it leaves
+//!   through [`exit_to_guest_iret`]. The 168-byte frame leaves RSP at 8 mod 16, exactly as
+//!   after a `call`, so the Rust side sees an aligned stack.
 
 use core::arch::global_asm;
+use core::sync::atomic::AtomicBool;
 
 use xen_core::guest_regs::GuestRegs;
 
@@ -15,17 +19,18 @@ global_asm!(
     .section .text.entry, "ax"
 
     /* syscall from a guest: RCX = guest RIP, R11 = guest RFLAGS, RSP still the guest's.
-       The frame records CS 0xe033 (64-bit) or 0xe023 (compat) so Rust can tell them apart. */
-    .macro SYSCALL_ENTRY name, cs
-    .global \name
+       The hot path: a partial frame (callee-saved registers stay live in the CPU, since the
+       Rust side is called and returns), then a hypercall from guest kernel mode goes straight
+       through the hypercall table. Handlers return 0 to leave with sysretq, 1 with iretq. */
+    .global syscall_entry
     .balign 16
-\name:
+syscall_entry:
     mov [rip + syscall_saved_rsp], rsp
     lea rsp, [rip + boot_stack_top]
     push 0xe02b
     push qword ptr [rip + syscall_saved_rsp]
     push r11
-    push \cs
+    push 0xe033
     push rcx
     push 0
     push rdi
@@ -37,31 +42,17 @@ global_asm!(
     push r9
     push r10
     push r11
-    push rbx
-    push rbp
-    push r12
-    push r13
-    push r14
-    push r15
-    mov rdi, rsp
-    jmp {syscall_rust}
-    .endm
-
-    SYSCALL_ENTRY syscall_entry, 0xe033
-    SYSCALL_ENTRY syscall32_entry, 0xe023
-
-    /* fn(regs: &GuestRegs) -> !: back to the guest with sysretq (RIP and RFLAGS in the frame
-       came from the guest's own syscall, so they are canonical and sane). */
-    .global exit_to_guest_sysret
-    .balign 16
-exit_to_guest_sysret:
-    mov rsp, rdi
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbp
-    pop rbx
+    sub rsp, 56                       /* rbx..r15 slots (unused here) + 8 to align the call */
+    lea rdi, [rsp + 8]
+    cmp byte ptr [rip + {user_mode}], 0
+    jne 3f
+    cmp rax, {nr_hypercalls}
+    jae 4f
+    lea rcx, [rip + {table}]
+    call [rcx + rax * 8]
+2:  test eax, eax
+    jnz syscall_exit_iret
+    add rsp, 56
     pop r11
     pop r10
     pop r9
@@ -77,6 +68,51 @@ exit_to_guest_sysret:
     pop r11
     pop rsp
     sysretq
+3:  call {from_user}
+    jmp 2b
+4:  call {no_such_hypercall}
+    jmp 2b
+
+    /* syscall from compatibility mode: never a hypercall; same partial frame, CS 0xe023. */
+    .global syscall32_entry
+    .balign 16
+syscall32_entry:
+    mov [rip + syscall_saved_rsp], rsp
+    lea rsp, [rip + boot_stack_top]
+    push 0xe02b
+    push qword ptr [rip + syscall_saved_rsp]
+    push r11
+    push 0xe023
+    push rcx
+    push 0
+    push rdi
+    push rsi
+    push rdx
+    push rcx
+    push rax
+    push r8
+    push r9
+    push r10
+    push r11
+    sub rsp, 56
+    lea rdi, [rsp + 8]
+    call {from_user}
+    jmp 2b
+
+    /* Leave a partial (syscall) frame with iretq: the callee-saved registers are live. */
+syscall_exit_iret:
+    add rsp, 56
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rax
+    pop rcx
+    pop rdx
+    pop rsi
+    pop rdi
+    add rsp, 8
+    iretq
 
     /* fn(regs: &GuestRegs) -> !: restore every register and iretq (to a guest, or back into
        xen-core after a recovered fault). */
@@ -190,9 +226,17 @@ exception_stub_table:
 syscall_saved_rsp:
     .skip 8
 "#,
-    syscall_rust = sym crate::trap_entry::syscall_from_guest,
+    user_mode = sym GUEST_USER_MODE,
+    nr_hypercalls = const hypercall_abi::hypercall::NR_HYPERCALLS,
+    table = sym crate::hypercall::dispatch::HYPERCALL_TABLE,
+    from_user = sym crate::trap_entry::syscall_from_user,
+    no_such_hypercall = sym crate::hypercall::dispatch::no_such_hypercall,
     trap_rust = sym crate::trap_entry::exception,
 );
+
+/// True while the running vCPU is in guest user mode: a `syscall` then is not a hypercall.
+/// Written only by `Domain::enter_user_mode` / `enter_kernel_mode`; read by the entry stub.
+pub static GUEST_USER_MODE: AtomicBool = AtomicBool::new(false);
 
 unsafe extern "C" {
     /// The `syscall` entry point from 64-bit code (IA32_LSTAR).
@@ -206,18 +250,8 @@ unsafe extern "C" {
 }
 
 unsafe extern "C" {
-    #[link_name = "exit_to_guest_sysret"]
-    fn sysret_stub(regs: *const GuestRegs) -> !;
     #[link_name = "exit_to_guest_iret"]
     fn iret_stub(regs: *const GuestRegs) -> !;
-}
-
-/// Returns to the guest with `sysretq`: only for a frame a `syscall` built and whose RIP,
-/// CS, RFLAGS, RSP and SS were not changed since.
-pub fn exit_to_guest_sysret(regs: &GuestRegs) -> ! {
-    // SAFETY: `regs` is the frame the syscall entry built at the top of the hypervisor stack;
-    // the stub discards everything below it and restores the guest's own RIP/RFLAGS/RSP.
-    unsafe { sysret_stub(regs) }
 }
 
 /// Restores `regs` with `iretq`: to a guest after a trap, a bounce or the iret hypercall, or back

@@ -3,6 +3,7 @@
 pub mod bench_floor;
 pub mod boot;
 pub mod cpu;
+pub mod cpu_local;
 pub mod direct_map;
 pub mod entry;
 pub mod gdt;
