@@ -14,7 +14,10 @@ pub const DEFAULT_DOM0_MEM: u64 = 64 << 20;
 
 impl Default for Options {
     fn default() -> Self {
-        Options { dom0_mem: DEFAULT_DOM0_MEM, bench: false }
+        Options {
+            dom0_mem: DEFAULT_DOM0_MEM,
+            bench: false,
+        }
     }
 }
 
@@ -73,7 +76,13 @@ mod tests {
     #[test]
     fn options() {
         let o = parse("console=com1 com1=115200,8n1 dom0_mem=128M bench noreboot");
-        assert_eq!(o, Options { dom0_mem: 128 << 20, bench: true });
+        assert_eq!(
+            o,
+            Options {
+                dom0_mem: 128 << 20,
+                bench: true
+            }
+        );
         assert_eq!(parse(""), Options::default());
         assert_eq!(parse("dom0_mem=max:32M").dom0_mem, 32 << 20);
         assert_eq!(parse("dom0_mem=junk").dom0_mem, DEFAULT_DOM0_MEM);

@@ -37,9 +37,14 @@ impl fmt::Display for BuildError {
         match self {
             BuildError::Image(e) => write!(f, "bad Dom0 kernel: {e}"),
             BuildError::Layout(LayoutError::TooLittleMemory { needed, given }) => {
-                write!(f, "Dom0 needs {needed} pages for its initial mapping but has {given}: raise dom0_mem")
+                write!(
+                    f,
+                    "Dom0 needs {needed} pages for its initial mapping but has {given}: raise dom0_mem"
+                )
             }
-            BuildError::Layout(LayoutError::Overflow) => write!(f, "the Dom0 kernel's addresses overflow"),
+            BuildError::Layout(LayoutError::Overflow) => {
+                write!(f, "the Dom0 kernel's addresses overflow")
+            }
             BuildError::NoMemory(pages) => write!(f, "no {pages} contiguous free pages for Dom0"),
             BuildError::Tables => write!(f, "Dom0's initial page tables do not fit"),
         }
@@ -63,14 +68,40 @@ fn write_guest_va(layout: &BootLayout, first_mfn: u64, va: u64, bytes: &[u8]) {
 
 fn log_layout(img: &KernelImage, l: &BootLayout, first_mfn: u64) {
     log::info!("*** LOADING DOMAIN 0 ***");
-    log::info!("Dom0 kernel: 64-bit, \"{}\", [{:#x}, {:#x}), entry {:#x}", img.guest_os, img.kern_start, img.kern_end, img.entry);
+    log::info!(
+        "Dom0 kernel: 64-bit, \"{}\", [{:#x}, {:#x}), entry {:#x}",
+        img.guest_os,
+        img.kern_start,
+        img.kern_end,
+        img.entry
+    );
     log::info!("Dom0 has {} pages from mfn {:#x}", l.nr_pages, first_mfn);
     log::info!("VIRTUAL MEMORY ARRANGEMENT:");
-    log::info!(" Loaded kernel: {:#018x}->{:#018x}", l.kern_start, l.kern_end);
-    log::info!(" Phys-Mach map: {:#018x}->{:#018x}", l.p2m, l.p2m + l.nr_pages * 8);
-    log::info!(" Start info:    {:#018x}->{:#018x}", l.start_info, l.start_info + PAGE_SIZE);
-    log::info!(" Page tables:   {:#018x}->{:#018x}", l.page_tables, l.page_tables + l.nr_pt_frames * PAGE_SIZE);
-    log::info!(" Boot stack:    {:#018x}->{:#018x}", l.stack, l.stack + PAGE_SIZE);
+    log::info!(
+        " Loaded kernel: {:#018x}->{:#018x}",
+        l.kern_start,
+        l.kern_end
+    );
+    log::info!(
+        " Phys-Mach map: {:#018x}->{:#018x}",
+        l.p2m,
+        l.p2m + l.nr_pages * 8
+    );
+    log::info!(
+        " Start info:    {:#018x}->{:#018x}",
+        l.start_info,
+        l.start_info + PAGE_SIZE
+    );
+    log::info!(
+        " Page tables:   {:#018x}->{:#018x}",
+        l.page_tables,
+        l.page_tables + l.nr_pt_frames * PAGE_SIZE
+    );
+    log::info!(
+        " Boot stack:    {:#018x}->{:#018x}",
+        l.stack,
+        l.stack + PAGE_SIZE
+    );
     log::info!(" TOTAL:         {:#018x}->{:#018x}", l.v_start, l.v_end);
 }
 
@@ -82,7 +113,10 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     let layout = boot_layout::compute(img.virt_base, img.kern_start, img.kern_end, nr_pages, false)
         .map_err(BuildError::Layout)?;
 
-    let first_mfn = hv.alloc.alloc_contiguous(nr_pages as usize).ok_or(BuildError::NoMemory(nr_pages))? as u64;
+    let first_mfn = hv
+        .alloc
+        .alloc_contiguous(nr_pages as usize)
+        .ok_or(BuildError::NoMemory(nr_pages))? as u64;
     log_layout(&img, &layout, first_mfn);
     for pfn in 0..nr_pages {
         let mfn = first_mfn + pfn;
@@ -104,7 +138,12 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
 
     // The P2M list.
     for pfn in 0..nr_pages {
-        write_guest_va(&layout, first_mfn, layout.p2m + pfn * 8, &(first_mfn + pfn).to_le_bytes());
+        write_guest_va(
+            &layout,
+            first_mfn,
+            layout.p2m + pfn * 8,
+            &(first_mfn + pfn).to_le_bytes(),
+        );
     }
 
     // The shared_info page: xen-core's, shared with Dom0; every vCPU starts with events masked.
@@ -134,7 +173,9 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     let built = initial_tables::build(&layout, &mfn_of, &hv.xen_l4_slots, &mut GuestTables)
         .ok_or(BuildError::Tables)?;
     for &(mfn, level) in &built.tables {
-        hv.frames.set_page_table(mfn, level).map_err(|_| BuildError::Tables)?;
+        hv.frames
+            .set_page_table(mfn, level)
+            .map_err(|_| BuildError::Tables)?;
     }
     let mut va = layout.v_start;
     while va < layout.v_end {
@@ -145,8 +186,16 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         va += PAGE_SIZE;
     }
 
-    let vcpu = VcpuState { kernel_l4: built.l4_mfn, ..VcpuState::default() };
-    let dom = Domain { id: 0, privileged: true, shared_info_mfn, vcpu };
+    let vcpu = VcpuState {
+        kernel_l4: built.l4_mfn,
+        ..VcpuState::default()
+    };
+    let dom = Domain {
+        id: 0,
+        privileged: true,
+        shared_info_mfn,
+        vcpu,
+    };
     let regs = GuestRegs {
         rip: img.entry,
         rsi: layout.start_info,
@@ -157,6 +206,11 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         ..GuestRegs::default()
     };
     paging::load_guest_l4(built.l4_mfn);
-    log::info!("Dom0 built: start_info {:#x}, L4 mfn {:#x}, entry {:#x}", layout.start_info, built.l4_mfn, img.entry);
+    log::info!(
+        "Dom0 built: start_info {:#x}, L4 mfn {:#x}, entry {:#x}",
+        layout.start_info,
+        built.l4_mfn,
+        img.entry
+    );
     Ok((dom, regs))
 }

@@ -15,9 +15,12 @@ const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
 /// CPUID(`leaf`, `subleaf`) as the guest sees it.
 pub fn guest_cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
     match leaf {
-        XEN_CPUID_FIRST_LEAF => {
-            [LAST_XEN_LEAF, XEN_CPUID_SIGNATURE_EBX, XEN_CPUID_SIGNATURE_ECX, XEN_CPUID_SIGNATURE_EDX]
-        }
+        XEN_CPUID_FIRST_LEAF => [
+            LAST_XEN_LEAF,
+            XEN_CPUID_SIGNATURE_EBX,
+            XEN_CPUID_SIGNATURE_ECX,
+            XEN_CPUID_SIGNATURE_EDX,
+        ],
         // Version.
         0x4000_0001 => [((XEN_MAJOR << 16) | XEN_MINOR) as u32, 0, 0, 0],
         // One hypercall page; its MSR base (unused by PV guests, which get the page built in).
@@ -25,7 +28,12 @@ pub fn guest_cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
         0x4000_0003..=0x4000_00ff => [0; 4],
         1 => {
             let [a, b, c, d] = cpu::cpuid(1, subleaf);
-            [a, b & 0x00ff_ffff, (c & !LEAF1_ECX_HIDE) | LEAF1_ECX_HYPERVISOR, d]
+            [
+                a,
+                b & 0x00ff_ffff,
+                (c & !LEAF1_ECX_HIDE) | LEAF1_ECX_HYPERVISOR,
+                d,
+            ]
         }
         _ => cpu::cpuid(leaf, subleaf),
     }

@@ -6,11 +6,11 @@ use xen_core::trap::bounce::{Bounce, enter_handler, frame_for};
 use xen_core::trap::decode::{FORCED_CPUID_LEN, Instruction, decode_gp, decode_ud};
 
 use crate::arch::x86_64::cpu;
+use crate::arch::x86_64::uaccess::copy_from_guest;
 use crate::arch::x86_64::uaccess::copy_to_guest;
 use crate::domain::{Domain, Shutdown};
 use crate::guest_cpuid::guest_cpuid;
 use crate::hypercall::dispatch::Exit;
-use crate::arch::x86_64::uaccess::copy_from_guest;
 
 fn has_error_code(vector: u8) -> bool {
     matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30)
@@ -18,13 +18,33 @@ fn has_error_code(vector: u8) -> bool {
 
 fn exception_name(vector: u8) -> &'static str {
     const NAMES: [&str; 22] = [
-        "divide error", "debug", "NMI", "int3", "overflow", "bounds", "invalid opcode",
-        "device not available", "double fault", "coprocessor segment overrun", "invalid TSS",
-        "segment not present", "stack fault", "general protection fault", "page fault",
-        "spurious interrupt", "x87 error", "alignment check", "machine check", "SIMD error",
-        "virtualisation exception", "control protection",
+        "divide error",
+        "debug",
+        "NMI",
+        "int3",
+        "overflow",
+        "bounds",
+        "invalid opcode",
+        "device not available",
+        "double fault",
+        "coprocessor segment overrun",
+        "invalid TSS",
+        "segment not present",
+        "stack fault",
+        "general protection fault",
+        "page fault",
+        "spurious interrupt",
+        "x87 error",
+        "alignment check",
+        "machine check",
+        "SIMD error",
+        "virtualisation exception",
+        "control protection",
     ];
-    NAMES.get(usize::from(vector)).copied().unwrap_or("exception")
+    NAMES
+        .get(usize::from(vector))
+        .copied()
+        .unwrap_or("exception")
 }
 
 /// Reads up to 16 instruction bytes at the guest's RIP (fewer if the next page is unmapped).
@@ -53,11 +73,23 @@ pub fn bounce(dom: &mut Domain, regs: &mut GuestRegs, vector: u8, error: Option<
             ),
         ));
     }
-    deliver(dom, regs, entry.address, error, entry.flags & TI_MASK_EVENTS != 0)
+    deliver(
+        dom,
+        regs,
+        entry.address,
+        error,
+        entry.flags & TI_MASK_EVENTS != 0,
+    )
 }
 
 /// Builds a bounce frame on the guest kernel stack and points the guest at `handler`.
-pub fn deliver(dom: &mut Domain, regs: &mut GuestRegs, handler: u64, error: Option<u64>, mask: bool) -> Exit {
+pub fn deliver(
+    dom: &mut Domain,
+    regs: &mut GuestRegs,
+    handler: u64,
+    error: Option<u64>,
+    mask: bool,
+) -> Exit {
     let from_user = !dom.vcpu.kernel_mode;
     let b = Bounce {
         handler,
@@ -67,7 +99,10 @@ pub fn deliver(dom: &mut Domain, regs: &mut GuestRegs, handler: u64, error: Opti
         kernel_sp: dom.vcpu.kernel_sp,
     };
     let Some(frame) = frame_for(regs, &b) else {
-        return Exit::Stop(dom.shut_down(Shutdown::Crash, format_args!("bounce frame would wrap the stack")));
+        return Exit::Stop(dom.shut_down(
+            Shutdown::Crash,
+            format_args!("bounce frame would wrap the stack"),
+        ));
     };
     if from_user {
         dom.enter_kernel_mode();
@@ -93,7 +128,11 @@ pub fn deliver(dom: &mut Domain, regs: &mut GuestRegs, handler: u64, error: Opti
 /// A `syscall` from guest user mode (or from compat code) goes to the guest kernel.
 pub fn syscall_from_user(dom: &mut Domain, regs: &mut GuestRegs) -> Exit {
     let compat = regs.cs == u64::from(hypercall_abi::segment::FLAT_RING3_CS32);
-    let callback = if compat { dom.vcpu.syscall32_callback } else { dom.vcpu.syscall_callback };
+    let callback = if compat {
+        dom.vcpu.syscall32_callback
+    } else {
+        dom.vcpu.syscall_callback
+    };
     if callback.address == 0 {
         // No entry point: as on hardware without one, the instruction is invalid.
         return bounce(dom, regs, TRAP_INVALID_OP, None);
@@ -107,7 +146,11 @@ pub fn exception(dom: &mut Domain, regs: &mut GuestRegs) -> Exit {
     let mut error = has_error_code(vector).then_some(u64::from(regs.error_code));
     match vector {
         TRAP_NMI | TRAP_MACHINE_CHECK => {
-            log::warn!("{} while d{} was running; resuming it", exception_name(vector), dom.id);
+            log::warn!(
+                "{} while d{} was running; resuming it",
+                exception_name(vector),
+                dom.id
+            );
             return Exit::Iret;
         }
         TRAP_INVALID_OP if dom.vcpu.kernel_mode => {

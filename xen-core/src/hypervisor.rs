@@ -55,9 +55,19 @@ pub struct State<'a> {
 pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
     HV.with(|hv| {
         // Guest entries only happen once Dom0 runs, so both are there.
-        let Some(Hypervisor { dom0: Some(dom), frames, cmdline, .. }) = hv else {
+        let Some(Hypervisor {
+            dom0: Some(dom),
+            frames,
+            cmdline,
+            ..
+        }) = hv
+        else {
             panic!("guest entry with no running domain");
         };
-        f(State { dom, frames, cmdline: cmdline.as_str() })
+        f(State {
+            dom,
+            frames,
+            cmdline: cmdline.as_str(),
+        })
     })
 }

@@ -3,11 +3,11 @@
 use heapless::Vec;
 use spin::Mutex;
 
+use hypercall_abi::layout::MACH2PHYS_VIRT_START;
 use xen_core::layout::*;
 use xen_core::mm::frame_alloc::FrameAllocator;
 use xen_core::mm::frame_table::{FrameInfo, FrameTable, Owner};
 use xen_core::multiboot::BootInfo;
-use hypercall_abi::layout::MACH2PHYS_VIRT_START;
 
 use crate::arch::x86_64::{cpu, direct_map};
 
@@ -38,7 +38,9 @@ pub struct Memory {
 }
 
 fn alloc_zeroed(alloc: &mut FrameAllocator<'_>) -> u64 {
-    let mfn = alloc.alloc().expect("out of memory while setting up xen-core") as u64;
+    let mfn = alloc
+        .alloc()
+        .expect("out of memory while setting up xen-core") as u64;
     direct_map::zero_frame(mfn);
     mfn
 }
@@ -70,9 +72,15 @@ pub fn init(info: &BootInfo, image_end: u64) -> Memory {
     }
     // Low memory (firmware, the Multiboot information), xen-core itself, the boot modules.
     alloc.reserve(0, (IMAGE_LOAD_BASE / PAGE_SIZE) as usize);
-    alloc.reserve((IMAGE_LOAD_BASE / PAGE_SIZE) as usize, image_end.div_ceil(PAGE_SIZE) as usize);
+    alloc.reserve(
+        (IMAGE_LOAD_BASE / PAGE_SIZE) as usize,
+        image_end.div_ceil(PAGE_SIZE) as usize,
+    );
     for m in &info.modules {
-        alloc.reserve((m.start / PAGE_SIZE) as usize, m.end.div_ceil(PAGE_SIZE) as usize);
+        alloc.reserve(
+            (m.start / PAGE_SIZE) as usize,
+            m.end.div_ceil(PAGE_SIZE) as usize,
+        );
     }
     // Anything past what the direct map will cover is not ours to hand out.
     alloc.reserve(nr_frames as usize, alloc.capacity());
@@ -95,7 +103,9 @@ pub fn init(info: &BootInfo, image_end: u64) -> Memory {
 
     // The M2P: one u64 per machine frame, all invalid (!0) until a domain owns the frame.
     let m2p_frames = (nr_frames * 8).div_ceil(PAGE_SIZE);
-    let m2p_first = alloc.alloc_contiguous(m2p_frames as usize).expect("no memory for the M2P") as u64;
+    let m2p_first = alloc
+        .alloc_contiguous(m2p_frames as usize)
+        .expect("no memory for the M2P") as u64;
     // SAFETY: m2p_frames frames just taken from the allocator for the M2P alone; u64 accepts
     // any bits.
     let m2p: &mut [u64] = unsafe { direct_map::table(m2p_first * PAGE_SIZE, nr_frames as usize) };
@@ -120,10 +130,13 @@ pub fn init(info: &BootInfo, image_end: u64) -> Memory {
 
     // The frame table.
     let ft_frames = (nr_frames * core::mem::size_of::<FrameInfo>() as u64).div_ceil(PAGE_SIZE);
-    let ft_first = alloc.alloc_contiguous(ft_frames as usize).expect("no memory for the frame table") as u64;
+    let ft_first = alloc
+        .alloc_contiguous(ft_frames as usize)
+        .expect("no memory for the frame table") as u64;
     // SAFETY: frames just taken for the frame table alone; FrameTable::new overwrites every
     // entry with a valid default before use.
-    let ft: &mut [FrameInfo] = unsafe { direct_map::table(ft_first * PAGE_SIZE, nr_frames as usize) };
+    let ft: &mut [FrameInfo] =
+        unsafe { direct_map::table(ft_first * PAGE_SIZE, nr_frames as usize) };
     let mut frames = FrameTable::new(ft);
     for mfn in 0..nr_frames {
         if !alloc.is_free(mfn as usize) {
@@ -149,5 +162,11 @@ pub fn init(info: &BootInfo, image_end: u64) -> Memory {
     let mut xen_l4_slots = Vec::new();
     let _ = xen_l4_slots.push((M2P_L4_SLOT, (m2p_l3 << 12) | PWU));
     let _ = xen_l4_slots.push((DIRECTMAP_L4_SLOT, (direct_l3 << 12) | PW));
-    Memory { alloc, frames, m2p_maddr: m2p_first * PAGE_SIZE, xen_l4_slots, nr_frames }
+    Memory {
+        alloc,
+        frames,
+        m2p_maddr: m2p_first * PAGE_SIZE,
+        xen_l4_slots,
+        nr_frames,
+    }
 }

@@ -68,18 +68,25 @@ pub enum BootInfoError {
 
 fn read_u32(mem: &dyn PhysMemory, paddr: u64) -> Result<u32, BootInfoError> {
     let mut b = [0u8; 4];
-    if mem.read(paddr, &mut b) { Ok(u32::from_le_bytes(b)) } else { Err(BootInfoError::Unreadable) }
+    if mem.read(paddr, &mut b) {
+        Ok(u32::from_le_bytes(b))
+    } else {
+        Err(BootInfoError::Unreadable)
+    }
 }
 
 fn read_u64(mem: &dyn PhysMemory, paddr: u64) -> Result<u64, BootInfoError> {
     let mut b = [0u8; 8];
-    if mem.read(paddr, &mut b) { Ok(u64::from_le_bytes(b)) } else { Err(BootInfoError::Unreadable) }
+    if mem.read(paddr, &mut b) {
+        Ok(u64::from_le_bytes(b))
+    } else {
+        Err(BootInfoError::Unreadable)
+    }
 }
 
 fn read_cstr(mem: &dyn PhysMemory, paddr: u64) -> String<MAX_CMDLINE> {
     let mut out = String::new();
-    let mut addr = paddr;
-    for _ in 0..MAX_CMDLINE {
+    for addr in (paddr..).take(MAX_CMDLINE) {
         let mut b = [0u8; 1];
         if !mem.read(addr, &mut b) || b[0] == 0 {
             break;
@@ -89,7 +96,6 @@ fn read_cstr(mem: &dyn PhysMemory, paddr: u64) -> String<MAX_CMDLINE> {
         if out.push(c).is_err() {
             break;
         }
-        addr += 1;
     }
     out
 }
@@ -113,7 +119,11 @@ pub fn parse(mem: &dyn PhysMemory, magic: u32, info_paddr: u64) -> Result<BootIn
             let end = u64::from(read_u32(mem, entry + 4)?);
             let cmdline = read_cstr(mem, u64::from(read_u32(mem, entry + 8)?));
             if end >= start {
-                let _ = info.modules.push(Module { start, end, cmdline });
+                let _ = info.modules.push(Module {
+                    start,
+                    end,
+                    cmdline,
+                });
             }
         }
     }
@@ -185,7 +195,10 @@ mod tests {
         m[0x400..0x400 + 19].copy_from_slice(b"/img/guest selftest");
         put32(&mut m, 44, 48);
         put32(&mut m, 48, 0x500);
-        for (i, (base, len, ty)) in [(0u64, 0x9fc00u64, 1u32), (0x10_0000, 0x1000_0000, 1)].iter().enumerate() {
+        for (i, (base, len, ty)) in [(0u64, 0x9fc00u64, 1u32), (0x10_0000, 0x1000_0000, 1)]
+            .iter()
+            .enumerate()
+        {
             let at = 0x500 + i * 24;
             put32(&mut m, at, 20);
             put64(&mut m, at + 4, *base);
@@ -204,16 +217,32 @@ mod tests {
         assert_eq!(info.modules[0].end, 0x28_0000);
         assert_eq!(module_args(&info.modules[0].cmdline), "selftest");
         assert_eq!(info.regions.len(), 2);
-        assert_eq!(info.regions[1], Region { base: 0x10_0000, len: 0x1000_0000, usable: true });
+        assert_eq!(
+            info.regions[1],
+            Region {
+                base: 0x10_0000,
+                len: 0x1000_0000,
+                usable: true
+            }
+        );
     }
 
     #[test]
     fn rejects_bad_magic_and_missing_map() {
-        assert_eq!(parse(&sample(), 0x1234, 0), Err(BootInfoError::BadMagic(0x1234)));
+        assert_eq!(
+            parse(&sample(), 0x1234, 0),
+            Err(BootInfoError::BadMagic(0x1234))
+        );
         let mut m = sample();
         put32(&mut m.0, 0, FLAG_CMDLINE);
-        assert_eq!(parse(&m, BOOTLOADER_MAGIC, 0), Err(BootInfoError::NoMemoryMap));
-        assert_eq!(parse(&m, BOOTLOADER_MAGIC, 0x10_0000), Err(BootInfoError::Unreadable));
+        assert_eq!(
+            parse(&m, BOOTLOADER_MAGIC, 0),
+            Err(BootInfoError::NoMemoryMap)
+        );
+        assert_eq!(
+            parse(&m, BOOTLOADER_MAGIC, 0x10_0000),
+            Err(BootInfoError::Unreadable)
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ impl PhysMemory for BootMemory {
 #[unsafe(no_mangle)]
 pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
     console::init();
-    log::info!("xen-core {} (Xen 4.17 x86_64 PV ABI) booting", env!("CARGO_PKG_VERSION"));
+    log::info!(
+        "xen-core {} (Xen 4.17 x86_64 PV ABI) booting",
+        env!("CARGO_PKG_VERSION")
+    );
     let info = match multiboot::parse(&BootMemory, magic as u32, info_paddr) {
         Ok(info) => info,
         Err(e) => {
@@ -47,7 +50,10 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
     log::info!("Command line: {args}");
     let options = cmdline::parse(args);
 
-    let (stack_top, image_end) = (&raw const boot_stack_top as u64, &raw const __image_end as u64);
+    let (stack_top, image_end) = (
+        &raw const boot_stack_top as u64,
+        &raw const __image_end as u64,
+    );
     gdt::init(stack_top);
     idt::init();
     syscall::init();
@@ -56,8 +62,8 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
     let mem = memory::init(&info, image_end - layout::DIRECTMAP_BASE);
     log::info!(
         "Memory: {} MiB managed, {} MiB free",
-        mem.nr_frames * layout::PAGE_SIZE >> 20,
-        mem.alloc.free_frames() as u64 * layout::PAGE_SIZE >> 20
+        (mem.nr_frames * layout::PAGE_SIZE) >> 20,
+        (mem.alloc.free_frames() as u64 * layout::PAGE_SIZE) >> 20
     );
     let mut cmdline_copy = String::new();
     let _ = cmdline_copy.push_str(args);

@@ -48,11 +48,47 @@ pub extern "C" fn exception(regs: &mut GuestRegs) -> ! {
 /// Prints the registers and stops the machine: xen-core's own invariants are broken.
 pub fn fatal(regs: &GuestRegs, what: &str) -> ! {
     let r = regs;
-    log::error!("PANIC: fatal {what}: vector {} error {:#x}", r.entry_vector, r.error_code);
-    log::error!("rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x} cr2 {:#x}", r.rip, r.cs, r.rflags, r.rsp, r.ss, cpu::read_cr2());
-    log::error!("rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}", r.rax, r.rbx, r.rcx, r.rdx);
-    log::error!("rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}", r.rsi, r.rdi, r.rbp, r.r8);
-    log::error!("r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}", r.r9, r.r10, r.r11, r.r12);
-    log::error!("r13 {:#018x} r14 {:#018x} r15 {:#018x} cr3 {:#x}", r.r13, r.r14, r.r15, cpu::read_cr3());
+    log::error!(
+        "PANIC: fatal {what}: vector {} error {:#x}",
+        r.entry_vector,
+        r.error_code
+    );
+    log::error!(
+        "rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x} cr2 {:#x}",
+        r.rip,
+        r.cs,
+        r.rflags,
+        r.rsp,
+        r.ss,
+        cpu::read_cr2()
+    );
+    log::error!(
+        "rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
+        r.rax,
+        r.rbx,
+        r.rcx,
+        r.rdx
+    );
+    log::error!(
+        "rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}",
+        r.rsi,
+        r.rdi,
+        r.rbp,
+        r.r8
+    );
+    log::error!(
+        "r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}",
+        r.r9,
+        r.r10,
+        r.r11,
+        r.r12
+    );
+    log::error!(
+        "r13 {:#018x} r14 {:#018x} r15 {:#018x} cr3 {:#x}",
+        r.r13,
+        r.r14,
+        r.r15,
+        cpu::read_cr3()
+    );
     exit_machine(platform::Exit::Fatal)
 }

@@ -73,7 +73,11 @@ impl Default for VcpuState {
 impl VcpuState {
     /// The L4 frame of the mode the guest runs in now.
     pub fn current_l4(&self) -> u64 {
-        if self.kernel_mode { self.kernel_l4 } else { self.user_l4 }
+        if self.kernel_mode {
+            self.kernel_l4
+        } else {
+            self.user_l4
+        }
     }
 
     /// The code selector a new kernel-mode frame starts with.

@@ -76,11 +76,17 @@ pub fn compute(
     let o = LayoutError::Overflow;
     let page = |v: u64| round_up(v, PAGE_SIZE).ok_or(o);
     let p2m = page(kern_end)?;
-    let start_info = page(p2m.checked_add(nr_pages.checked_mul(8).ok_or(o)?).ok_or(o)?)?;
+    let start_info = page(
+        p2m.checked_add(nr_pages.checked_mul(8).ok_or(o)?)
+            .ok_or(o)?,
+    )?;
     let mut next = start_info + PAGE_SIZE;
     let (xenstore, console) = if domu {
         next += 2 * PAGE_SIZE;
-        (Some(start_info + PAGE_SIZE), Some(start_info + 2 * PAGE_SIZE))
+        (
+            Some(start_info + PAGE_SIZE),
+            Some(start_info + 2 * PAGE_SIZE),
+        )
     } else {
         (None, None)
     };
@@ -97,7 +103,10 @@ pub fn compute(
         }
         let mapped_pages = (v_end - v_start) / PAGE_SIZE;
         if mapped_pages > nr_pages {
-            return Err(LayoutError::TooLittleMemory { needed: mapped_pages, given: nr_pages });
+            return Err(LayoutError::TooLittleMemory {
+                needed: mapped_pages,
+                given: nr_pages,
+            });
         }
         return Ok(BootLayout {
             v_start,
@@ -170,7 +179,13 @@ mod tests {
             compute(BASE, BASE, BASE + 0x1000, 16, false),
             Err(LayoutError::TooLittleMemory { .. })
         ));
-        assert_eq!(compute(BASE, BASE, u64::MAX - 10, 16, false), Err(LayoutError::Overflow));
-        assert_eq!(compute(BASE, BASE, BASE, u64::MAX, false), Err(LayoutError::Overflow));
+        assert_eq!(
+            compute(BASE, BASE, u64::MAX - 10, 16, false),
+            Err(LayoutError::Overflow)
+        );
+        assert_eq!(
+            compute(BASE, BASE, BASE, u64::MAX, false),
+            Err(LayoutError::Overflow)
+        );
     }
 }

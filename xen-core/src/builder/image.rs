@@ -102,7 +102,9 @@ struct Notes {
 
 fn note_number(desc: &[u8], ty: u32) -> Result<u64, ImageError> {
     match desc.len() {
-        4 => Ok(u64::from(u32::from_le_bytes([desc[0], desc[1], desc[2], desc[3]]))),
+        4 => Ok(u64::from(u32::from_le_bytes([
+            desc[0], desc[1], desc[2], desc[3],
+        ]))),
         8 => {
             let mut b = [0u8; 8];
             b.copy_from_slice(desc);
@@ -142,19 +144,25 @@ fn parse_notes(data: &[u8], notes: &mut Notes) -> Result<(), ImageError> {
                 XEN_ELFNOTE_PADDR_OFFSET => notes.paddr_offset = Some(note_number(desc, ty)?),
                 XEN_ELFNOTE_ENTRY => notes.entry = Some(note_number(desc, ty)?),
                 XEN_ELFNOTE_HYPERCALL_PAGE => notes.hypercall_page = Some(note_number(desc, ty)?),
-                XEN_ELFNOTE_LOADER => notes.loader_ok = Some(note_str(desc).starts_with(b"generic")),
+                XEN_ELFNOTE_LOADER => {
+                    notes.loader_ok = Some(note_str(desc).starts_with(b"generic"))
+                }
                 XEN_ELFNOTE_XEN_VERSION => {
                     notes.version_ok = Some(note_str(desc).starts_with(b"xen-3.0"))
                 }
                 XEN_ELFNOTE_GUEST_OS => {
                     for &b in note_str(desc).iter().take(32) {
-                        let _ = notes.guest_os.push(if b.is_ascii() { b as char } else { '?' });
+                        let _ = notes
+                            .guest_os
+                            .push(if b.is_ascii() { b as char } else { '?' });
                     }
                 }
                 _ => {}
             }
         }
-        let Some(next) = desc_end.and_then(align4) else { break };
+        let Some(next) = desc_end.and_then(align4) else {
+            break;
+        };
         at = next;
     }
     Ok(())
@@ -173,7 +181,9 @@ pub fn parse(bytes: &[u8]) -> Result<KernelImage, ImageError> {
     let ph_end = u64::from(pt2.ph_count())
         .checked_mul(56)
         .and_then(|size| size.checked_add(pt2.ph_offset()));
-    if pt2.ph_count() > 0 && (pt2.ph_entry_size() != 56 || ph_end.is_none_or(|e| e > bytes.len() as u64)) {
+    if pt2.ph_count() > 0
+        && (pt2.ph_entry_size() != 56 || ph_end.is_none_or(|e| e > bytes.len() as u64))
+    {
         return Err(ImageError::NotElf("program headers lie outside the file"));
     }
     let mut notes = Notes::default();
@@ -181,7 +191,9 @@ pub fn parse(bytes: &[u8]) -> Result<KernelImage, ImageError> {
     let mut loads: Vec<(u64, Segment), MAX_SEGMENTS> = Vec::new();
     for ph in elf.program_iter() {
         let (offset, file_size) = (ph.offset(), ph.file_size());
-        let end = offset.checked_add(file_size).ok_or(ImageError::SegmentOutOfFile)?;
+        let end = offset
+            .checked_add(file_size)
+            .ok_or(ImageError::SegmentOutOfFile)?;
         if end > bytes.len() as u64 {
             return Err(ImageError::SegmentOutOfFile);
         }
@@ -191,8 +203,15 @@ pub fn parse(bytes: &[u8]) -> Result<KernelImage, ImageError> {
                 if ph.mem_size() < file_size {
                     return Err(ImageError::SegmentOutOfFile);
                 }
-                let seg = Segment { offset, file_size, mem_size: ph.mem_size(), vaddr: 0 };
-                loads.push((ph.physical_addr(), seg)).map_err(|_| ImageError::BadSegments)?;
+                let seg = Segment {
+                    offset,
+                    file_size,
+                    mem_size: ph.mem_size(),
+                    vaddr: 0,
+                };
+                loads
+                    .push((ph.physical_addr(), seg))
+                    .map_err(|_| ImageError::BadSegments)?;
             }
             _ => {}
         }
@@ -218,7 +237,9 @@ pub fn parse(bytes: &[u8]) -> Result<KernelImage, ImageError> {
             .checked_sub(paddr_offset)
             .and_then(|p| p.checked_add(virt_base))
             .ok_or(ImageError::AddressOutsideImage)?;
-        let vend = vaddr.checked_add(seg.mem_size).ok_or(ImageError::SegmentOutOfFile)?;
+        let vend = vaddr
+            .checked_add(seg.mem_size)
+            .ok_or(ImageError::SegmentOutOfFile)?;
         if vaddr < HYPERVISOR_VIRT_END && vend > HYPERVISOR_VIRT_START {
             return Err(ImageError::InHypervisorRange);
         }
@@ -229,7 +250,11 @@ pub fn parse(bytes: &[u8]) -> Result<KernelImage, ImageError> {
     }
     let entry = notes.entry.unwrap_or(elf.header.pt2.entry_point());
     let inside = |va: u64| va >= kern_start && va < kern_end;
-    if !inside(entry) || notes.hypercall_page.is_some_and(|hp| !inside(hp) || hp % 4096 != 0) {
+    if !inside(entry)
+        || notes
+            .hypercall_page
+            .is_some_and(|hp| !inside(hp) || hp % 4096 != 0)
+    {
         return Err(ImageError::AddressOutsideImage);
     }
     Ok(KernelImage {
@@ -275,15 +300,24 @@ mod tests {
         f[52..54].copy_from_slice(&64u16.to_le_bytes());
         f[54..56].copy_from_slice(&56u16.to_le_bytes());
         f[56..58].copy_from_slice(&2u16.to_le_bytes());
-        let ph = |f: &mut [u8], at: usize, ty: u32, off: u64, paddr: u64, filesz: u64, memsz: u64| {
-            f[at..at + 4].copy_from_slice(&ty.to_le_bytes());
-            f[at + 8..at + 16].copy_from_slice(&off.to_le_bytes());
-            f[at + 16..at + 24].copy_from_slice(&(paddr + 0xFFFF_FFFF_8000_0000).to_le_bytes());
-            f[at + 24..at + 32].copy_from_slice(&paddr.to_le_bytes());
-            f[at + 32..at + 40].copy_from_slice(&filesz.to_le_bytes());
-            f[at + 40..at + 48].copy_from_slice(&memsz.to_le_bytes());
-        };
-        ph(&mut f, 64, 4, 0x200, 0, notes.len() as u64, notes.len() as u64);
+        let ph =
+            |f: &mut [u8], at: usize, ty: u32, off: u64, paddr: u64, filesz: u64, memsz: u64| {
+                f[at..at + 4].copy_from_slice(&ty.to_le_bytes());
+                f[at + 8..at + 16].copy_from_slice(&off.to_le_bytes());
+                f[at + 16..at + 24].copy_from_slice(&(paddr + 0xFFFF_FFFF_8000_0000).to_le_bytes());
+                f[at + 24..at + 32].copy_from_slice(&paddr.to_le_bytes());
+                f[at + 32..at + 40].copy_from_slice(&filesz.to_le_bytes());
+                f[at + 40..at + 48].copy_from_slice(&memsz.to_le_bytes());
+            };
+        ph(
+            &mut f,
+            64,
+            4,
+            0x200,
+            0,
+            notes.len() as u64,
+            notes.len() as u64,
+        );
         ph(&mut f, 120, 1, 0x1000, 0x1000, 0x2000, 0x3000);
         f[0x200..0x200 + notes.len()].copy_from_slice(notes);
         f
@@ -293,9 +327,15 @@ mod tests {
         let mut n = note(XEN_ELFNOTE_GUEST_OS, b"test-os\0");
         n.extend(note(XEN_ELFNOTE_LOADER, b"generic\0"));
         n.extend(note(XEN_ELFNOTE_XEN_VERSION, b"xen-3.0\0"));
-        n.extend(note(XEN_ELFNOTE_VIRT_BASE, &0xFFFF_FFFF_8000_0000u64.to_le_bytes()));
+        n.extend(note(
+            XEN_ELFNOTE_VIRT_BASE,
+            &0xFFFF_FFFF_8000_0000u64.to_le_bytes(),
+        ));
         n.extend(note(XEN_ELFNOTE_PADDR_OFFSET, &0u64.to_le_bytes()));
-        n.extend(note(XEN_ELFNOTE_HYPERCALL_PAGE, &0xFFFF_FFFF_8000_2000u64.to_le_bytes()));
+        n.extend(note(
+            XEN_ELFNOTE_HYPERCALL_PAGE,
+            &0xFFFF_FFFF_8000_2000u64.to_le_bytes(),
+        ));
         n
     }
 
@@ -313,7 +353,10 @@ mod tests {
 
     #[test]
     fn refuses_what_xen_refuses() {
-        assert!(matches!(parse(b"not an elf at all"), Err(ImageError::NotElf(_))));
+        assert!(matches!(
+            parse(b"not an elf at all"),
+            Err(ImageError::NotElf(_))
+        ));
         assert_eq!(parse(&elf(&[])), Err(ImageError::NoXenNotes));
         let mut n = good_notes();
         n.extend(note(XEN_ELFNOTE_LOADER, b"other\0"));
@@ -322,7 +365,10 @@ mod tests {
         n.extend(note(XEN_ELFNOTE_ENTRY, &0x1234u64.to_le_bytes()));
         assert_eq!(parse(&elf(&n)), Err(ImageError::AddressOutsideImage));
         let mut n = good_notes();
-        n.extend(note(XEN_ELFNOTE_VIRT_BASE, &0xFFFF_8000_0000_0000u64.to_le_bytes()));
+        n.extend(note(
+            XEN_ELFNOTE_VIRT_BASE,
+            &0xFFFF_8000_0000_0000u64.to_le_bytes(),
+        ));
         assert_eq!(parse(&elf(&n)), Err(ImageError::InHypervisorRange));
         let mut n = good_notes();
         n.extend(note(XEN_ELFNOTE_ENTRY, &[1, 2, 3]));

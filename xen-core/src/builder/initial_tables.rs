@@ -74,7 +74,11 @@ pub fn build(
             l1 = Some((va >> 21, mfn));
         }
         let pfn = layout.pfn_of(va);
-        let flags = if layout.is_page_table_pfn(pfn) { L1_PT_FLAGS } else { L1_FLAGS };
+        let flags = if layout.is_page_table_pfn(pfn) {
+            L1_PT_FLAGS
+        } else {
+            L1_FLAGS
+        };
         mem.write_entry(l1?.1, table_index(va, 1), (mfn_of(pfn) << 12) | flags);
         va += PAGE_SIZE;
     }
@@ -92,7 +96,10 @@ mod tests {
     impl TableMemory for Mem {
         fn write_entry(&mut self, mfn: u64, index: usize, value: u64) {
             assert!(index < 512);
-            assert!(self.0.insert((mfn, index), value).is_none(), "entry written twice");
+            assert!(
+                self.0.insert((mfn, index), value).is_none(),
+                "entry written twice"
+            );
         }
     }
 
@@ -124,7 +131,11 @@ mod tests {
             let pfn = layout.pfn_of(va);
             let e = walk(&mem, built.l4_mfn, va).expect("mapped");
             assert_eq!(e >> 12, mfn_of(pfn));
-            let expect = if layout.is_page_table_pfn(pfn) { L1_PT_FLAGS } else { L1_FLAGS };
+            let expect = if layout.is_page_table_pfn(pfn) {
+                L1_PT_FLAGS
+            } else {
+                L1_FLAGS
+            };
             assert_eq!(e & 0xfff, expect);
             va += PAGE_SIZE;
         }

@@ -30,7 +30,12 @@ pub fn callback_op(cmd: u64, arg: u64) -> Result<u64, Errno> {
             }
             let ty = CallbackType::try_from(reg.type_)?;
             let mask_events = reg.flags & CALLBACKF_MASK_EVENTS != 0;
-            with_state(|st| *slot(&mut st.dom.vcpu, ty) = Callback { address: reg.address, mask_events });
+            with_state(|st| {
+                *slot(&mut st.dom.vcpu, ty) = Callback {
+                    address: reg.address,
+                    mask_events,
+                }
+            });
             Ok(0)
         }
         CallbackOp::Unregister => {

@@ -44,9 +44,15 @@ pub type Handler = extern "C" fn(&mut GuestRegs) -> u32;
 
 /// Runs `body` and stores its result in RAX.
 #[inline(always)]
-fn run(regs: &mut GuestRegs, body: impl FnOnce(&mut Call<'_>, [u64; 6]) -> Result<u64, Errno>) -> u32 {
+fn run(
+    regs: &mut GuestRegs,
+    body: impl FnOnce(&mut Call<'_>, [u64; 6]) -> Result<u64, Errno>,
+) -> u32 {
     let args = regs.hypercall_args();
-    let mut call = Call { regs, exit: Exit::Sysret };
+    let mut call = Call {
+        regs,
+        exit: Exit::Sysret,
+    };
     call.regs.rax = match body(&mut call, args) {
         Ok(value) => value,
         Err(errno) => errno.to_ret() as u64,

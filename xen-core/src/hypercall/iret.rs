@@ -19,15 +19,27 @@ fn crash(call: &mut Call<'_>, why: core::fmt::Arguments<'_>) -> Result<u64, Errn
 pub fn iret(call: &mut Call<'_>) -> Result<u64, Errno> {
     let Ok(ctx) = read_guest::<IretContext>(call.regs.rsp) else {
         let rsp = call.regs.rsp;
-        return crash(call, format_args!("fault reading the iret context at {rsp:#x}"));
+        return crash(
+            call,
+            format_args!("fault reading the iret context at {rsp:#x}"),
+        );
     };
     let outcome = match apply(call.regs, &ctx) {
         Ok(outcome) => outcome,
         Err(IretError::NonCanonical) => {
-            return crash(call, format_args!("iret to non-canonical rip {:#x} / rsp {:#x}", ctx.rip, ctx.rsp));
+            return crash(
+                call,
+                format_args!(
+                    "iret to non-canonical rip {:#x} / rsp {:#x}",
+                    ctx.rip, ctx.rsp
+                ),
+            );
         }
         Err(IretError::BadSelector) => {
-            return crash(call, format_args!("iret with bad selectors cs {:#x} ss {:#x}", ctx.cs, ctx.ss));
+            return crash(
+                call,
+                format_args!("iret with bad selectors cs {:#x} ss {:#x}", ctx.cs, ctx.ss),
+            );
         }
     };
     let entered = with_state(|st| {
@@ -41,7 +53,10 @@ pub fn iret(call: &mut Call<'_>) -> Result<u64, Errno> {
         true
     });
     if !entered {
-        return crash(call, format_args!("iret to user mode without user page tables"));
+        return crash(
+            call,
+            format_args!("iret to user mode without user page tables"),
+        );
     }
     call.exit = Exit::Iret;
     Ok(outcome.rax)

@@ -7,9 +7,9 @@ use hypercall_abi::mmu::{MmuextCmd, MmuextOp};
 use xen_core::mm::frame_table::FrameTable;
 
 use crate::arch::x86_64::uaccess::{read_guest, write_guest};
+use crate::arch::x86_64::{cpu, paging};
 use crate::domain::Domain;
 use crate::hypervisor::with_state;
-use crate::arch::x86_64::{cpu, paging};
 
 /// Xen marks a continued batch with this bit of `count`.
 const MMU_UPDATE_PREEMPTED: u32 = 1 << 31;

@@ -22,7 +22,9 @@ pub fn sched_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
                     Shutdown::Reboot
                 }
             };
-            call.exit = Exit::Stop(with_state(|st| st.dom.shut_down(how, format_args!("sched_op shutdown"))));
+            call.exit = Exit::Stop(with_state(|st| {
+                st.dom.shut_down(how, format_args!("sched_op shutdown"))
+            }));
             Ok(0)
         }
         _ => Err(Errno::NoSys),

@@ -10,7 +10,9 @@ use crate::arch::x86_64::segments;
 /// active GS base is the kernel's and the shadow one is the user's.
 pub fn set_segment_base(which: u64, value: u64) -> Result<u64, Errno> {
     match SegBase::try_from(which)? {
-        SegBase::Fs | SegBase::GsKernel | SegBase::GsUser if !is_canonical(value) => Err(Errno::Inval),
+        SegBase::Fs | SegBase::GsKernel | SegBase::GsUser if !is_canonical(value) => {
+            Err(Errno::Inval)
+        }
         SegBase::Fs => {
             segments::set_fs_base(value);
             Ok(0)

@@ -34,9 +34,16 @@ pub fn set_trap_table(table: u64) -> Result<u64, Errno> {
     }
     with_state(|st| {
         for e in entries {
-            let cs = if e.cs & !3 == 0 { FLAT_KERNEL_CS64 } else { e.cs | 3 };
-            st.dom.vcpu.trap_table[usize::from(e.vector)] =
-                TrapEntry { address: e.address, cs, flags: e.flags };
+            let cs = if e.cs & !3 == 0 {
+                FLAT_KERNEL_CS64
+            } else {
+                e.cs | 3
+            };
+            st.dom.vcpu.trap_table[usize::from(e.vector)] = TrapEntry {
+                address: e.address,
+                cs,
+                flags: e.flags,
+            };
         }
     });
     Ok(0)

@@ -9,8 +9,8 @@ use xen_core::mm::frame_table::FrameTable;
 use xen_core::mm::pte::{L1Entry, check_l1e, pte_mfn};
 
 use crate::arch::x86_64::uaccess::read_guest;
-use crate::hypervisor::with_state;
 use crate::arch::x86_64::{cpu, direct_map};
+use crate::hypervisor::with_state;
 
 /// Machine address of the L1 entry mapping `va` under the L4 `l4_mfn`, walking only page-table
 /// frames of `dom`. Xen's answer for a va with no L1 table is -EINVAL as well.
@@ -41,16 +41,37 @@ pub fn update_va_mapping(va: u64, value: u64, flags: u64) -> Result<u64, Errno> 
         // One vCPU: the mask can only name us, but it must be readable, as in Xen.
         read_guest::<u64>(mask)?;
     }
-    with_state(|st| apply(st.frames, st.dom.id, st.dom.vcpu.current_l4(), va, value, flush))
+    with_state(|st| {
+        apply(
+            st.frames,
+            st.dom.id,
+            st.dom.vcpu.current_l4(),
+            va,
+            value,
+            flush,
+        )
+    })
 }
 
 /// Checks the new entry against the frame table and writes it.
-fn apply(frames: &mut FrameTable<'_>, dom: DomId, l4: u64, va: u64, value: u64, flush: UvmFlush) -> Result<u64, Errno> {
+fn apply(
+    frames: &mut FrameTable<'_>,
+    dom: DomId,
+    l4: u64,
+    va: u64,
+    value: u64,
+    flush: UvmFlush,
+) -> Result<u64, Errno> {
     let slot = l1e_maddr(frames, dom, l4, va)?;
     let new = check_l1e(frames, dom, value)?;
 
     // Act.
-    if let L1Entry::Frame { mfn, writable: true, .. } = new {
+    if let L1Entry::Frame {
+        mfn,
+        writable: true,
+        ..
+    } = new
+    {
         frames.get_writable(mfn)?;
     }
     let old = direct_map::read_u64(slot);

@@ -47,10 +47,14 @@ pub fn xen_version(cmd: u64, arg: u64) -> Result<u64, Errno> {
 #[inline(never)]
 fn copy_out(cmd: XenVersionCmd, arg: u64) -> Result<u64, Errno> {
     match cmd {
-        XenVersionCmd::Version | XenVersionCmd::Pagesize | XenVersionCmd::BuildId => Err(Errno::NoSys),
+        XenVersionCmd::Version | XenVersionCmd::Pagesize | XenVersionCmd::BuildId => {
+            Err(Errno::NoSys)
+        }
         XenVersionCmd::Extraversion => write_str::<XEN_EXTRAVERSION_LEN>(arg, EXTRAVERSION),
         XenVersionCmd::Capabilities => write_str::<XEN_CAPABILITIES_INFO_LEN>(arg, CAPABILITIES),
-        XenVersionCmd::Changeset => write_str::<XEN_CHANGESET_INFO_LEN>(arg, env!("CARGO_PKG_VERSION")),
+        XenVersionCmd::Changeset => {
+            write_str::<XEN_CHANGESET_INFO_LEN>(arg, env!("CARGO_PKG_VERSION"))
+        }
         XenVersionCmd::CompileInfo => {
             let mut info = XenCompileInfo::default();
             let fill = |dst: &mut [u8], text: &str| {
@@ -65,7 +69,12 @@ fn copy_out(cmd: XenVersionCmd, arg: u64) -> Result<u64, Errno> {
             Ok(0)
         }
         XenVersionCmd::PlatformParameters => {
-            write_guest(arg, &XenPlatformParameters { virt_start: HYPERVISOR_VIRT_START })?;
+            write_guest(
+                arg,
+                &XenPlatformParameters {
+                    virt_start: HYPERVISOR_VIRT_START,
+                },
+            )?;
             Ok(0)
         }
         XenVersionCmd::GetFeatures => {

@@ -11,7 +11,11 @@ impl<'a> FrameAllocator<'a> {
     /// An allocator over `bitmap.len() * 64` frames, all of them in use.
     pub fn new(bitmap: &'a mut [u64]) -> Self {
         bitmap.fill(0);
-        FrameAllocator { bitmap, free: 0, hint: 0 }
+        FrameAllocator {
+            bitmap,
+            free: 0,
+            hint: 0,
+        }
     }
 
     /// How many frames the bitmap can describe.
@@ -26,7 +30,9 @@ impl<'a> FrameAllocator<'a> {
 
     fn set(&mut self, mfn: usize, free: bool) {
         let (word, bit) = (mfn / 64, 1u64 << (mfn % 64));
-        let Some(w) = self.bitmap.get_mut(word) else { return };
+        let Some(w) = self.bitmap.get_mut(word) else {
+            return;
+        };
         let was_free = *w & bit != 0;
         if free && !was_free {
             *w |= bit;
@@ -53,7 +59,9 @@ impl<'a> FrameAllocator<'a> {
 
     /// Is `mfn` free?
     pub fn is_free(&self, mfn: usize) -> bool {
-        self.bitmap.get(mfn / 64).is_some_and(|w| w & (1 << (mfn % 64)) != 0)
+        self.bitmap
+            .get(mfn / 64)
+            .is_some_and(|w| w & (1 << (mfn % 64)) != 0)
     }
 
     /// Takes one free frame, lowest first from where the last search ended.

@@ -76,12 +76,19 @@ impl<'a> FrameTable<'a> {
     }
 
     fn get_mut(&mut self, mfn: u64) -> Result<&mut FrameInfo, Errno> {
-        usize::try_from(mfn).ok().and_then(|i| self.frames.get_mut(i)).ok_or(Errno::Inval)
+        usize::try_from(mfn)
+            .ok()
+            .and_then(|i| self.frames.get_mut(i))
+            .ok_or(Errno::Inval)
     }
 
     /// Gives `mfn` to `owner` with no type.
     pub fn assign(&mut self, mfn: u64, owner: Owner) -> Result<(), Errno> {
-        *self.get_mut(mfn)? = FrameInfo { owner, page_type: PageType::None, type_count: 0 };
+        *self.get_mut(mfn)? = FrameInfo {
+            owner,
+            page_type: PageType::None,
+            type_count: 0,
+        };
         Ok(())
     }
 
@@ -113,12 +120,12 @@ impl<'a> FrameTable<'a> {
 
     /// Drops a writable-type reference on `mfn`; the frame loses its type with the last one.
     pub fn put_writable(&mut self, mfn: u64) {
-        if let Ok(info) = self.get_mut(mfn) {
-            if info.page_type == PageType::Writable {
-                info.type_count = info.type_count.saturating_sub(1);
-                if info.type_count == 0 {
-                    info.page_type = PageType::None;
-                }
+        if let Ok(info) = self.get_mut(mfn)
+            && info.page_type == PageType::Writable
+        {
+            info.type_count = info.type_count.saturating_sub(1);
+            if info.type_count == 0 {
+                info.page_type = PageType::None;
             }
         }
     }

@@ -53,7 +53,11 @@ pub fn check_l1e(frames: &FrameTable<'_>, dom: DomId, value: u64) -> Result<L1En
     let mfn = pte_mfn(value);
     let writable = flags.contains(PteFlags::RW);
     frames.check_map(dom, mfn, writable)?;
-    Ok(L1Entry::Frame { value: value | PteFlags::USER.bits(), mfn, writable })
+    Ok(L1Entry::Frame {
+        value: value | PteFlags::USER.bits(),
+        mfn,
+        writable,
+    })
 }
 
 #[cfg(test)]
@@ -75,9 +79,22 @@ mod tests {
         let mut f = [FrameInfo::default(); 16];
         let t = table(&mut f);
         let e = check_l1e(&t, 0, (5 << 12) | 0x3).unwrap();
-        assert_eq!(e, L1Entry::Frame { value: (5 << 12) | 0x7, mfn: 5, writable: true });
-        assert_eq!(check_l1e(&t, 0, (6 << 12) | 0x1).unwrap().value(), (6 << 12) | 0x5);
-        assert_eq!(check_l1e(&t, 0, 0xdead_0000).unwrap(), L1Entry::Empty(0xdead_0000));
+        assert_eq!(
+            e,
+            L1Entry::Frame {
+                value: (5 << 12) | 0x7,
+                mfn: 5,
+                writable: true
+            }
+        );
+        assert_eq!(
+            check_l1e(&t, 0, (6 << 12) | 0x1).unwrap().value(),
+            (6 << 12) | 0x5
+        );
+        assert_eq!(
+            check_l1e(&t, 0, 0xdead_0000).unwrap(),
+            L1Entry::Empty(0xdead_0000)
+        );
     }
 
     #[test]
@@ -87,6 +104,9 @@ mod tests {
         assert_eq!(check_l1e(&t, 0, (6 << 12) | 0x3), Err(Errno::Busy));
         assert_eq!(check_l1e(&t, 0, (7 << 12) | 0x1), Err(Errno::Inval));
         assert_eq!(check_l1e(&t, 0, (99 << 12) | 0x1), Err(Errno::Inval));
-        assert_eq!(check_l1e(&t, 0, (5 << 12) | 0x1 | (1 << 55)), Err(Errno::Inval));
+        assert_eq!(
+            check_l1e(&t, 0, (5 << 12) | 0x1 | (1 << 55)),
+            Err(Errno::Inval)
+        );
     }
 }

@@ -78,7 +78,7 @@ mod tests {
             rip: 0xFFFF_FFFF_8000_1234,
             cs: 0xe033,
             rflags: 0x246 | (1 << 8),
-            rsp: 0xFFFF_FFFF_8010_0f18,
+            rsp: 0xFFFF_FFFF_8010_0F18,
             ss: 0xe02b,
             ..Default::default()
         }
@@ -95,13 +95,19 @@ mod tests {
             kernel_sp: 0,
         };
         let f = frame_for(&r, &b).unwrap();
-        assert_eq!(f.rsp, 0xFFFF_FFFF_8010_0f10 - 64);
+        assert_eq!(f.rsp, 0xFFFF_FFFF_8010_0F10 - 64);
         let cs = 0xe030 | (1 << 32);
         let flags = (0x246 | (1 << 8)) & !RFLAGS_IF;
-        assert_eq!(f.words.as_slice(), &[0x11, 0x22, 7, r.rip, cs, flags, r.rsp, 0xe02b]);
+        assert_eq!(
+            f.words.as_slice(),
+            &[0x11, 0x22, 7, r.rip, cs, flags, r.rsp, 0xe02b]
+        );
         let mut r2 = r;
         enter_handler(&mut r2, &f, b.handler);
-        assert_eq!((r2.rip, r2.cs, r2.ss, r2.rsp), (b.handler, 0xe033, 0xe02b, f.rsp));
+        assert_eq!(
+            (r2.rip, r2.cs, r2.ss, r2.rsp),
+            (b.handler, 0xe033, 0xe02b, f.rsp)
+        );
         assert_eq!(r2.rflags & (1 << 8), 0, "TF cleared");
         assert_ne!(r2.rflags & RFLAGS_IF, 0, "IF stays set in hardware");
     }
@@ -127,7 +133,13 @@ mod tests {
     fn wrapping_stack_is_refused() {
         let mut r = regs();
         r.rsp = 16;
-        let b = Bounce { handler: 1, error_code: None, from_user: false, saved_upcall_mask: 0, kernel_sp: 0 };
+        let b = Bounce {
+            handler: 1,
+            error_code: None,
+            from_user: false,
+            saved_upcall_mask: 0,
+            kernel_sp: 0,
+        };
         assert_eq!(frame_for(&r, &b), None);
     }
 }

@@ -37,7 +37,10 @@ pub fn decode_gp(bytes: &[u8]) -> Option<Instruction> {
                 return None;
             }
             let reg = (modrm & 7) | if rex & 0x1 != 0 { 8 } else { 0 };
-            Some(Instruction::ReadCr3 { reg, len: if rex != 0 { 4 } else { 3 } })
+            Some(Instruction::ReadCr3 {
+                reg,
+                len: if rex != 0 { 4 } else { 3 },
+            })
         }
         [0xcd, vector, ..] if rex == 0 => Some(Instruction::SoftInt { vector: *vector }),
         _ => None,
@@ -57,17 +60,37 @@ mod tests {
 
     #[test]
     fn cr3_reads() {
-        assert_eq!(decode_gp(&[0x0f, 0x20, 0xd8]), Some(Instruction::ReadCr3 { reg: 0, len: 3 }));
-        assert_eq!(decode_gp(&[0x0f, 0x20, 0xdb, 0x90]), Some(Instruction::ReadCr3 { reg: 3, len: 3 }));
-        assert_eq!(decode_gp(&[0x41, 0x0f, 0x20, 0xdc]), Some(Instruction::ReadCr3 { reg: 12, len: 4 }));
+        assert_eq!(
+            decode_gp(&[0x0f, 0x20, 0xd8]),
+            Some(Instruction::ReadCr3 { reg: 0, len: 3 })
+        );
+        assert_eq!(
+            decode_gp(&[0x0f, 0x20, 0xdb, 0x90]),
+            Some(Instruction::ReadCr3 { reg: 3, len: 3 })
+        );
+        assert_eq!(
+            decode_gp(&[0x41, 0x0f, 0x20, 0xdc]),
+            Some(Instruction::ReadCr3 { reg: 12, len: 4 })
+        );
         assert_eq!(decode_gp(&[0x0f, 0x20, 0xc0]), None, "cr0 is not emulated");
-        assert_eq!(decode_gp(&[0x44, 0x0f, 0x20, 0xd8]), None, "cr11 does not exist");
-        assert_eq!(decode_gp(&[0x0f, 0x22, 0xd8]), None, "writes are not emulated");
+        assert_eq!(
+            decode_gp(&[0x44, 0x0f, 0x20, 0xd8]),
+            None,
+            "cr11 does not exist"
+        );
+        assert_eq!(
+            decode_gp(&[0x0f, 0x22, 0xd8]),
+            None,
+            "writes are not emulated"
+        );
     }
 
     #[test]
     fn soft_ints_and_junk() {
-        assert_eq!(decode_gp(&[0xcd, 0x80]), Some(Instruction::SoftInt { vector: 0x80 }));
+        assert_eq!(
+            decode_gp(&[0xcd, 0x80]),
+            Some(Instruction::SoftInt { vector: 0x80 })
+        );
         assert_eq!(decode_gp(&[0xcd]), None);
         assert_eq!(decode_gp(&[]), None);
         assert_eq!(decode_gp(&[0x48]), None);

@@ -83,8 +83,18 @@ mod tests {
     fn loads_a_kernel_return() {
         let mut r = GuestRegs::default();
         let out = apply(&mut r, &ctx()).unwrap();
-        assert_eq!(out, IretOutcome { to_user: false, upcall_mask: 0, rax: 5 });
-        assert_eq!((r.rip, r.cs, r.rsp, r.ss, r.rcx, r.r11), (0x40_1000, 0xe033, 0x7fff_f000, 0xe02b, 7, 6));
+        assert_eq!(
+            out,
+            IretOutcome {
+                to_user: false,
+                upcall_mask: 0,
+                rax: 5
+            }
+        );
+        assert_eq!(
+            (r.rip, r.cs, r.rsp, r.ss, r.rcx, r.r11),
+            (0x40_1000, 0xe033, 0x7fff_f000, 0xe02b, 7, 6)
+        );
         assert_eq!(r.rflags, 0x246, "IOPL and VM are dropped, IF kept");
     }
 
@@ -94,7 +104,11 @@ mod tests {
         c.cs = 0xe033;
         c.rflags = 0x2;
         c.flags = VGCF_IN_SYSCALL;
-        let mut r = GuestRegs { rcx: 1, r11: 2, ..Default::default() };
+        let mut r = GuestRegs {
+            rcx: 1,
+            r11: 2,
+            ..Default::default()
+        };
         let out = apply(&mut r, &c).unwrap();
         assert!(out.to_user);
         assert_eq!(out.upcall_mask, 1);
@@ -105,17 +119,30 @@ mod tests {
     #[test]
     fn upper_bits_of_selectors_are_ignored() {
         let mut r = GuestRegs::default();
-        let c = IretContext { cs: 0x1_0000_e030, ss: 0xffff_0000_0000_e02b, ..ctx() };
+        let c = IretContext {
+            cs: 0x1_0000_e030,
+            ss: 0xffff_0000_0000_e02b,
+            ..ctx()
+        };
         assert!(apply(&mut r, &c).is_ok());
         assert_eq!((r.cs, r.ss), (0xe033, 0xe02b));
     }
 
     #[test]
     fn refuses_bad_contexts_without_touching_regs() {
-        let before = GuestRegs { rip: 9, ..Default::default() };
+        let before = GuestRegs {
+            rip: 9,
+            ..Default::default()
+        };
         for bad in [
-            IretContext { rip: 0x8000_0000_0000_0000, ..ctx() },
-            IretContext { rsp: 0x0001_0000_0000_0000, ..ctx() },
+            IretContext {
+                rip: 0x8000_0000_0000_0000,
+                ..ctx()
+            },
+            IretContext {
+                rsp: 0x0001_0000_0000_0000,
+                ..ctx()
+            },
             IretContext { cs: 0x10, ..ctx() },
             IretContext { ss: 0, ..ctx() },
         ] {

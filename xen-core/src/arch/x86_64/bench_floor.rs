@@ -108,7 +108,9 @@ pub fn measure(hv: &mut Hypervisor) {
         &raw const boot_stack_top as u64,
     );
     // SAFETY: the code bytes are a static array in .rodata between the two labels.
-    let code = unsafe { core::slice::from_raw_parts(code_start as *const u8, (code_end - code_start) as usize) };
+    let code = unsafe {
+        core::slice::from_raw_parts(code_start as *const u8, (code_end - code_start) as usize)
+    };
 
     // A user-accessible, executable page at USER_VA in the current (xen-core's own) tables.
     let mut frames = [0u64; 4];
@@ -122,7 +124,9 @@ pub fn measure(hv: &mut Hypervisor) {
     }
     let [l3, l2, l1, page] = frames;
     let l4 = super::cpu::read_cr3() & !0xfff;
-    let entry = |table: u64, index: usize, value: u64| direct_map::write_u64(table + index as u64 * 8, value);
+    let entry = |table: u64, index: usize, value: u64| {
+        direct_map::write_u64(table + index as u64 * 8, value)
+    };
     entry(l4, table_index(USER_VA, 4), (l3 << 12) | 0x7);
     entry(l3 * PAGE_SIZE, table_index(USER_VA, 3), (l2 << 12) | 0x7);
     entry(l2 * PAGE_SIZE, table_index(USER_VA, 2), (l1 << 12) | 0x7);

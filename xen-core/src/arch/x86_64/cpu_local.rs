@@ -16,7 +16,10 @@ unsafe impl<T> Sync for CpuLocal<T> {}
 impl<T> CpuLocal<T> {
     /// Wraps `value`.
     pub const fn new(value: T) -> Self {
-        CpuLocal { busy: Cell::new(false), value: UnsafeCell::new(value) }
+        CpuLocal {
+            busy: Cell::new(false),
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Runs `f` with the value. If `f` never returns (the machine stops), it stays taken.

@@ -16,7 +16,10 @@ fn check(maddr: u64, len: u64) {
     let end = maddr.checked_add(len);
     // A frame outside the direct map is a bug in xen-core: guest-supplied frame numbers are
     // checked against the frame table before they get here.
-    assert!(end.is_some_and(|e| e <= LIMIT.load(Ordering::Relaxed)), "maddr {maddr:#x} outside the direct map");
+    assert!(
+        end.is_some_and(|e| e <= LIMIT.load(Ordering::Relaxed)),
+        "maddr {maddr:#x} outside the direct map"
+    );
 }
 
 /// Reads the u64 at machine address `maddr` (8-byte aligned).
@@ -39,7 +42,9 @@ pub fn write_bytes(maddr: u64, src: &[u8]) {
     check(maddr, src.len() as u64);
     // SAFETY: the destination is inside the direct map (checked) and does not overlap `src`,
     // which is a Rust slice in xen-core's image or stack.
-    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), maddr_to_virt(maddr) as *mut u8, src.len()) }
+    unsafe {
+        core::ptr::copy_nonoverlapping(src.as_ptr(), maddr_to_virt(maddr) as *mut u8, src.len())
+    }
 }
 
 /// Zeroes the frame `mfn`.

@@ -53,7 +53,15 @@ unsafe impl Sync for TablesCell {}
 
 static TABLES: TablesCell = TablesCell(UnsafeCell::new(Tables {
     gdt: [0; GDT_ENTRIES],
-    tss: Tss { reserved0: 0, rsp: [0; 3], reserved1: 0, ist: [0; 7], reserved2: 0, reserved3: 0, iomap_base: 104 },
+    tss: Tss {
+        reserved0: 0,
+        rsp: [0; 3],
+        reserved1: 0,
+        ist: [0; 7],
+        reserved2: 0,
+        reserved3: 0,
+        iomap_base: 104,
+    },
     ist: [const { Stack([0; IST_STACK_SIZE]) }; 3],
 }));
 
@@ -86,7 +94,10 @@ pub fn init(rsp0: u64) {
         | (((limit >> 16) & 0xf) << 48)
         | (((base >> 24) & 0xff) << 56);
     t.gdt[E + 9] = base >> 32;
-    let ptr = Pointer { limit: (size_of::<[u64; GDT_ENTRIES]>() - 1) as u16, base: t.gdt.as_ptr() as u64 };
+    let ptr = Pointer {
+        limit: (size_of::<[u64; GDT_ENTRIES]>() - 1) as u16,
+        base: t.gdt.as_ptr() as u64,
+    };
     // SAFETY: the GDT is static and its selectors match what the rest of xen-core loads; the
     // far return reloads CS with the new ring-0 code selector.
     unsafe {

@@ -20,7 +20,10 @@ fn gate(handler: u64, dpl: u8, ist: u8) -> Gate {
         | (u64::from(ist) << 32)
         | ((0x8e | (u64::from(dpl) << 5)) << 40)
         | ((handler >> 16) & 0xffff) << 48;
-    Gate { low, high: handler >> 32 }
+    Gate {
+        low,
+        high: handler >> 32,
+    }
 }
 
 struct IdtCell(UnsafeCell<[Gate; 256]>);
@@ -53,7 +56,10 @@ pub fn init() {
             _ => gate(irq_ignore as *const () as u64, 0, 0),
         };
     }
-    let ptr = Pointer { limit: (size_of::<[Gate; 256]>() - 1) as u16, base: idt.as_ptr() as u64 };
+    let ptr = Pointer {
+        limit: (size_of::<[Gate; 256]>() - 1) as u16,
+        base: idt.as_ptr() as u64,
+    };
     // SAFETY: the IDT is static and every gate points at a valid stub with xen-core's CS.
     unsafe { asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack, preserves_flags)) };
 }

@@ -33,5 +33,7 @@ pub fn load_user_gs_selector(selector: u16) {
     assert!(selector == 0 || selector == hypercall_abi::segment::FLAT_RING3_DS32);
     // SAFETY: both selectors are valid in xen-core's GDT, so the load cannot fault; the swapgs
     // pair makes it affect the guest user's GS base only.
-    unsafe { asm!("swapgs", "mov gs, {0:x}", "swapgs", in(reg) selector, options(nostack, preserves_flags)) };
+    unsafe {
+        asm!("swapgs", "mov gs, {0:x}", "swapgs", in(reg) selector, options(nostack, preserves_flags))
+    };
 }

@@ -14,7 +14,10 @@ pub fn init() {
     // SAFETY: these MSRs exist on every x86_64 CPU (EFER.SCE was set at boot); the entry point
     // and selectors are xen-core's own.
     unsafe {
-        wrmsr(MSR_STAR, (u64::from(FLAT_RING3_CS32) << 48) | (u64::from(HYPERVISOR_CS) << 32));
+        wrmsr(
+            MSR_STAR,
+            (u64::from(FLAT_RING3_CS32) << 48) | (u64::from(HYPERVISOR_CS) << 32),
+        );
         wrmsr(MSR_LSTAR, syscall_entry as *const () as u64);
         wrmsr(MSR_CSTAR, syscall32_entry as *const () as u64);
         wrmsr(MSR_FMASK, FMASK);

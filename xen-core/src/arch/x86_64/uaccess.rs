@@ -100,12 +100,16 @@ unsafe impl Pod for u64 {}
 /// The bytes of a plain-old-data value.
 pub fn bytes_of<T: Pod>(value: &T) -> &[u8] {
     // SAFETY: T is Pod: reading its bytes is always defined.
-    unsafe { core::slice::from_raw_parts(value as *const T as *const u8, core::mem::size_of::<T>()) }
+    unsafe {
+        core::slice::from_raw_parts(value as *const T as *const u8, core::mem::size_of::<T>())
+    }
 }
 
 fn bytes_of_mut<T: Pod>(value: &mut T) -> &mut [u8] {
     // SAFETY: T is Pod: any bytes written make a valid T.
-    unsafe { core::slice::from_raw_parts_mut(value as *mut T as *mut u8, core::mem::size_of::<T>()) }
+    unsafe {
+        core::slice::from_raw_parts_mut(value as *mut T as *mut u8, core::mem::size_of::<T>())
+    }
 }
 
 /// Reads one `T` from guest virtual address `src`.
