@@ -1,5 +1,7 @@
 //! Shared helpers of the integration tests: the images, booting a scenario, markers, failure reports.
 
+#![forbid(unsafe_code)]
+
 pub mod images;
 pub mod markers;
 pub mod report;

@@ -4,17 +4,18 @@
 pub const TEST_RESULT: &str = "Test result:";
 /// A passed self-test.
 pub const TEST_SUCCESS: &str = "Test result: SUCCESS";
-/// xen-core's report of a crashed Dom0.
-pub const XEN_CORE_DOM0_CRASHED: &str = "Domain 0 crashed";
-/// Xen 4.17's last line for a crashed Dom0 (`Hardware Dom0 crashed: 'noreboot' set - not rebooting.`);
-/// it comes after the register dump, so stopping there keeps the dump.
-pub const XEN_417_DOM0_CRASHED: &str = "Hardware Dom0 crashed";
+/// A short report of a crashed Dom0.
+pub const DOM0_CRASHED: &str = "Domain 0 crashed";
+/// The last line for a crashed Dom0, Xen 4.17's (`Hardware Dom0 crashed: 'noreboot' set - not
+/// rebooting.`) and xen-core's alike; on Xen it comes after the register dump, so stopping there
+/// keeps the dump.
+pub const HARDWARE_DOM0_CRASHED: &str = "Hardware Dom0 crashed";
 
-/// Whether `output` reports that Dom0 crashed, in xen-core's words or Xen 4.17's
-/// (`Domain 0 (vcpu#0) crashed on cpu#0:` when Xen kills it, `Hardware Dom0 crashed` after).
+/// Whether `output` reports that Dom0 crashed: `Domain 0 crashed`, `Domain 0 (vcpu#0) crashed ...`
+/// (as Xen 4.17 and xen-core print when they kill it) or `Hardware Dom0 crashed`.
 pub fn dom0_crash_reported(output: &str) -> bool {
-    output.contains(XEN_CORE_DOM0_CRASHED)
-        || output.contains(XEN_417_DOM0_CRASHED)
+    output.contains(DOM0_CRASHED)
+        || output.contains(HARDWARE_DOM0_CRASHED)
         || output.lines().any(|line| {
             line.split_once("Domain 0 (vcpu#")
                 .is_some_and(|(_, rest)| rest.contains(") crashed"))

@@ -1,5 +1,7 @@
 //! The null hypercall's exact path length under `-icount` stays within its budget.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use tests::images::images;

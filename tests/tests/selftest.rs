@@ -1,5 +1,7 @@
 //! The guest's self-test passes on xen-core and on the reference Xen 4.17.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use tests::images::xen_417_or_skip;

@@ -25,15 +25,22 @@ pub fn boot(hypervisor: Hypervisor, image: PathBuf, guest: PathBuf) -> Boot {
     boot
 }
 
-/// When a benchmark run ends: QEMU exits, or the guest's verdict line is out (then xen-core
-/// gets a little time to power off; Xen 4.17 runs with `noreboot` and never exits), or 10 minutes.
+/// The guest's verdict line, if it prints one after its figures.
+pub const TEST_RESULT: &str = "Test result:";
+/// The start of the line both hypervisors print when Dom0 goes down (`Hardware Dom0 halted: ...`,
+/// `... crashed: ...`, `... shutdown: ...`).
+pub const DOM0_DOWN: &str = "Hardware Dom0 ";
+
+/// When a benchmark run ends: QEMU exits, or the guest's verdict or Dom0's end is on the console
+/// (then xen-core gets a little time to power off; Xen 4.17 runs with `noreboot` and halts without
+/// exiting), or 10 minutes pass.
 pub fn run_options(hypervisor: Hypervisor) -> RunOptions {
     let linger = match hypervisor {
         Hypervisor::XenCore => Duration::from_secs(30),
         Hypervisor::Xen417 => Duration::from_secs(2),
     };
     RunOptions::until_exit(Duration::from_secs(600))
-        .stop_at("Test result:")
+        .stop_when(|out| out.contains(TEST_RESULT) || out.contains(DOM0_DOWN))
         .linger(linger)
 }
 
@@ -154,6 +161,18 @@ mod tests {
                 .ends_with(" spec-ctrl=no xpti=false")
         );
         assert!(!xen.hypervisor_cmdline().contains("bench"));
+    }
+
+    #[test]
+    fn a_benchmark_run_stops_when_dom0_is_down() {
+        let options = run_options(Hypervisor::Xen417);
+        let stop = options.stop_when.as_ref().unwrap();
+        assert!(stop(
+            "BENCH a insns=1 n=1\r\n(XEN) Hardware Dom0 halted: halting machine\r\n"
+        ));
+        assert!(stop("Test result: SUCCESS\r\n"));
+        assert!(!stop("BENCH a insns=1 n=1\r\n"));
+        assert_eq!(options.linger, Duration::from_secs(2));
     }
 
     #[test]

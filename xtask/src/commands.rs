@@ -74,6 +74,11 @@ fn run(args: RunArgs) -> Result<i32, String> {
         "xtask: booting {} (quit QEMU with Ctrl-A X)",
         args.hypervisor.name()
     );
+    if args.hypervisor == Hypervisor::Xen417 {
+        println!(
+            "xtask: Xen 4.17 runs with `noreboot`: it halts when Dom0 stops and QEMU stays up"
+        );
+    }
     match qemu::run_interactive(&boot)? {
         Some(code) => {
             println!("xtask: {}", exit_code::describe(code));

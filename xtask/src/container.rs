@@ -1,15 +1,4 @@
 //! xen-core's 32-bit Multiboot container (as Xen's mkelf32 makes it): QEMU's loader refuses ELF64.
-//!
-//! The input is xen-core's ELF64: its PT_LOAD segments load at physical addresses
-//! from 1 MiB and run either identity-mapped (the 32-bit boot code) or from the
-//! direct map (virtual = 0xFFFF830000000000 + physical); only p_paddr matters
-//! here. The output is an ELF32 (EM_386) with a single PT_LOAD, identity-mapped
-//! at the lowest physical load address, holding every segment's file bytes laid
-//! out by physical address (gaps zero-filled) and covering the highest segment's
-//! bss; its entry is the physical address of the ELF64's entry, translated
-//! through the segment that contains it. The image starts at file offset
-//! 0x1000, so the Multiboot header (first in the image) lies within the 8 KiB
-//! that loaders search.
 
 use std::path::Path;
 
@@ -54,6 +43,16 @@ pub fn convert_file(src: &Path, dst: &Path) -> Result<(), String> {
 }
 
 /// Builds the ELF32 container for the ELF64 image `input`.
+///
+/// The input's PT_LOAD segments load at physical addresses from 1 MiB and run either
+/// identity-mapped (the 32-bit boot code) or from the direct map (virtual =
+/// 0xFFFF830000000000 + physical); only p_paddr matters here. The output is an ELF32
+/// (EM_386) with a single PT_LOAD, identity-mapped at the lowest physical load address,
+/// holding every segment's file bytes laid out by physical address (gaps zero-filled)
+/// and covering the highest segment's bss; its entry is the physical address of the
+/// input's entry, translated through the segment that contains it. The image starts at
+/// file offset 0x1000, so the Multiboot header (first in the image) lies within the
+/// 8 KiB that loaders search; an image without one is refused.
 pub fn elf64_to_elf32(input: &[u8]) -> Result<Vec<u8>, String> {
     let (entry, segments) = read_elf64(input)?;
     let base = segments

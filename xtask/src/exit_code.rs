@@ -1,8 +1,8 @@
 //! What QEMU's exit status means for a boot of xen-core.
-//!
-//! isa-debug-exit turns a value v written to port 0xf4 into exit status 2v+1.
-//! xen-core writes 1 when Dom0 crashed, 2 when it asked for a reboot and 3 on a
-//! fatal error of its own; a clean poweroff goes through ACPI and exits 0.
+
+// isa-debug-exit turns a value v written to port 0xf4 into exit status 2v+1. xen-core
+// writes 1 when Dom0 crashed, 2 when it asked for a reboot and 3 on a fatal error of
+// its own; a clean poweroff goes through ACPI and exits 0.
 
 /// Dom0 powered off (ACPI poweroff).
 pub const POWEROFF: i32 = 0;

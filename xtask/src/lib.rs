@@ -1,5 +1,7 @@
 //! The xtask library: image building, QEMU boots and output parsing, shared by the CLI and the tests.
 
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod boot;
 pub mod cli;

@@ -1,5 +1,7 @@
 //! `cargo xtask`: parses the command line and runs the command.
 
+#![forbid(unsafe_code)]
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match xtask::cli::parse(&args) {
