@@ -1,8 +1,7 @@
 //! Check group 6: CPUID through the forced-emulation prefix.
 
 use hypercall_abi::cpuid::{
-    XEN_CPUID_FIRST_LEAF, XEN_CPUID_SIGNATURE_EBX, XEN_CPUID_SIGNATURE_ECX,
-    XEN_CPUID_SIGNATURE_EDX,
+    XEN_CPUID_FIRST_LEAF, XEN_CPUID_SIGNATURE_EBX, XEN_CPUID_SIGNATURE_ECX, XEN_CPUID_SIGNATURE_EDX,
 };
 
 use super::context::Context;
@@ -36,7 +35,11 @@ fn hypervisor_leaf() -> Outcome {
     expect_eq("ecx", u64::from(r.ecx), u64::from(XEN_CPUID_SIGNATURE_ECX))?;
     expect_eq("edx", u64::from(r.edx), u64::from(XEN_CPUID_SIGNATURE_EDX))?;
     if r.eax < XEN_CPUID_FIRST_LEAF + 2 {
-        fail!("max hypervisor leaf {:#x} < {:#x}", r.eax, XEN_CPUID_FIRST_LEAF + 2);
+        fail!(
+            "max hypervisor leaf {:#x} < {:#x}",
+            r.eax,
+            XEN_CPUID_FIRST_LEAF + 2
+        );
     }
     Ok(())
 }

@@ -57,7 +57,11 @@ fn probe_intact() -> Outcome {
     for i in 0..WORDS_PER_PAGE {
         let word = SparePage::Probe.read(i);
         if word != Some(pattern(i)) {
-            fail!("probe page word {} is {:?} after the refusal: mapping changed", i, word);
+            fail!(
+                "probe page word {} is {:?} after the refusal: mapping changed",
+                i,
+                word
+            );
         }
     }
     Ok(())

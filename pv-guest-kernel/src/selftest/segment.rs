@@ -17,7 +17,10 @@ const NON_CANONICAL_ERRNO: Errno = Errno::Inval;
 
 /// Runs the segment-base checks.
 pub fn run(_ctx: &Context, report: &mut Report) {
-    report.check("set_segment_base.fs", through(SegBase::Fs, 0x4653_4241_5345_0001));
+    report.check(
+        "set_segment_base.fs",
+        through(SegBase::Fs, 0x4653_4241_5345_0001),
+    );
     report.check(
         "set_segment_base.gs_kernel",
         through(SegBase::GsKernel, 0x4753_4241_5345_0002),
@@ -47,5 +50,9 @@ fn non_canonical() -> Outcome {
     if ret == 0 {
         let _ = xen::set_segment_base(SegBase::Fs as u64, 0);
     }
-    expect_errno("set_segment_base(fs, non-canonical)", ret, NON_CANONICAL_ERRNO)
+    expect_errno(
+        "set_segment_base(fs, non-canonical)",
+        ret,
+        NON_CANONICAL_ERRNO,
+    )
 }

@@ -103,8 +103,8 @@ fn in_marker_order(r: &SavedRegs) -> [u64; 15] {
 }
 
 const REG_NAMES: [&str; 15] = [
-    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13",
-    "r14", "r15",
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+    "r15",
 ];
 
 fn compare_regs(when: &str, got: &[u64; 15], want: &[u64; 15]) -> Outcome {

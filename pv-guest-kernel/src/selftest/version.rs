@@ -82,5 +82,9 @@ fn platform_parameters() -> Outcome {
 }
 
 fn unknown_command() -> Outcome {
-    expect_errno("xen_version(64)", xen::xen_version_plain(UNKNOWN_CMD), Errno::NoSys)
+    expect_errno(
+        "xen_version(64)",
+        xen::xen_version_plain(UNKNOWN_CMD),
+        Errno::NoSys,
+    )
 }

@@ -170,4 +170,3 @@ pub fn read_through_base(which: SegBase, value: &u64) -> SegRead {
     let _ = xen::set_segment_base(which as u64, 0);
     SegRead::Read(read)
 }
-

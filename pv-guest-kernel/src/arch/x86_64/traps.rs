@@ -234,7 +234,11 @@ pub fn install() -> Result<TrapsInstalled, i64> {
         address,
     };
     let table = [
-        entry(TRAP_DIVIDE_ERROR, 0, symbol_address!("pvk_trap_divide_error")),
+        entry(
+            TRAP_DIVIDE_ERROR,
+            0,
+            symbol_address!("pvk_trap_divide_error"),
+        ),
         entry(TRAP_INT3, 3, symbol_address!("pvk_trap_int3")),
         entry(TRAP_INVALID_OP, 0, symbol_address!("pvk_trap_invalid_op")),
         entry(TRAP_GP_FAULT, 0, symbol_address!("pvk_trap_gp_fault")),

@@ -53,8 +53,8 @@ pub const USER_RFLAGS: u64 = 0x2;
 
 /// Register slots of the record, in the order the syscall entry stores them.
 pub const REG_NAMES: [&str; 15] = [
-    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13",
-    "r14", "r15",
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+    "r15",
 ];
 const REC_REGS: usize = 0;
 const REC_ENTRY_RSP: usize = 15;
@@ -264,7 +264,10 @@ pub fn stack_switch() -> i64 {
 pub fn register_callbacks() -> [i64; 3] {
     let targets = [
         (CallbackType::Event, symbol_address!("pvk_event_entry")),
-        (CallbackType::Failsafe, symbol_address!("pvk_failsafe_entry")),
+        (
+            CallbackType::Failsafe,
+            symbol_address!("pvk_failsafe_entry"),
+        ),
         (CallbackType::Syscall, symbol_address!("pvk_syscall_entry")),
     ];
     targets.map(|(kind, address)| {

@@ -159,7 +159,16 @@ pub fn map_shared_info(maddr: u64, pte_flags: u64, uvmf: u64) -> i64 {
     let va = SparePage::SharedInfo.va();
     // SAFETY: the spare page is only accessed through volatile raw-pointer reads (see
     // `memory`), so replacing its frame invalidates no Rust object.
-    let ret = unsafe { hc(Hypercall::UpdateVaMapping, va, maddr | pte_flags, uvmf, 0, 0) };
+    let ret = unsafe {
+        hc(
+            Hypercall::UpdateVaMapping,
+            va,
+            maddr | pte_flags,
+            uvmf,
+            0,
+            0,
+        )
+    };
     if ret == 0 {
         memory::set_shared_info_mapped();
     }

@@ -18,19 +18,16 @@ global_asm!(
     r#"
     .section .text.entry, "ax"
 
-    /* syscall from a guest: RCX = guest RIP, R11 = guest RFLAGS, RSP still the guest's.
-       The hot path: a partial frame (callee-saved registers stay live in the CPU, since the
-       Rust side is called and returns), then a hypercall from guest kernel mode goes straight
-       through the hypercall table. Handlers return 0 to leave with sysretq, 1 with iretq. */
-    .global syscall_entry
-    .balign 16
-syscall_entry:
+    /* The partial frame: the return frame with CS = \cs, a zero error/vector slot, the
+       caller-saved registers, room for the callee-saved ones and 8 bytes to align the call.
+       Leaves RDI pointing at the GuestRegs. */
+    .macro SYSCALL_FRAME cs
     mov [rip + syscall_saved_rsp], rsp
     lea rsp, [rip + boot_stack_top]
     push 0xe02b
     push qword ptr [rip + syscall_saved_rsp]
     push r11
-    push 0xe033
+    push \cs
     push rcx
     push 0
     push rdi
@@ -42,8 +39,18 @@ syscall_entry:
     push r9
     push r10
     push r11
-    sub rsp, 56                       /* rbx..r15 slots (unused here) + 8 to align the call */
+    sub rsp, 56
     lea rdi, [rsp + 8]
+    .endm
+
+    /* syscall from a guest: RCX = guest RIP, R11 = guest RFLAGS, RSP still the guest's.
+       The hot path: a partial frame (callee-saved registers stay live in the CPU, since the
+       Rust side is called and returns), then a hypercall from guest kernel mode goes straight
+       through the hypercall table. Handlers return 0 to leave with sysretq, 1 with iretq. */
+    .global syscall_entry
+    .balign 16
+syscall_entry:
+    SYSCALL_FRAME 0xe033
     cmp byte ptr [rip + {user_mode}], 0
     jne 3f
     cmp rax, {nr_hypercalls}
@@ -73,29 +80,11 @@ syscall_entry:
 4:  call {no_such_hypercall}
     jmp 2b
 
-    /* syscall from compatibility mode: never a hypercall; same partial frame, CS 0xe023. */
+    /* syscall from compatibility mode: never a hypercall. */
     .global syscall32_entry
     .balign 16
 syscall32_entry:
-    mov [rip + syscall_saved_rsp], rsp
-    lea rsp, [rip + boot_stack_top]
-    push 0xe02b
-    push qword ptr [rip + syscall_saved_rsp]
-    push r11
-    push 0xe023
-    push rcx
-    push 0
-    push rdi
-    push rsi
-    push rdx
-    push rcx
-    push rax
-    push r8
-    push r9
-    push r10
-    push r11
-    sub rsp, 56
-    lea rdi, [rsp + 8]
+    SYSCALL_FRAME 0xe023
     call {from_user}
     jmp 2b
 
