@@ -1,5 +1,5 @@
-//! Benchmarks: instructions per empty-loop iteration and per null hypercall (exact under
-//! QEMU's `-icount shift=0,sleep=off`, where rdtsc counts instructions).
+//! Benchmarks: instructions per empty-loop iteration and per null hypercall.
+// Exact under QEMU's `-icount shift=0,sleep=off`, where rdtsc counts instructions.
 
 use crate::arch::x86_64::{timing, xen};
 use crate::console::kprintln;

@@ -1,5 +1,4 @@
-//! Exception handling policy: the record of the last exception (read by the self-tests),
-//! fatal reports, and the fault modes that must get the domain crashed.
+//! Exception policy: the last-exception record, fatal reports, and the crash-me fault modes.
 
 use spin::Mutex;
 

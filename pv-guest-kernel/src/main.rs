@@ -1,5 +1,4 @@
-//! pv-guest-kernel: a 64-bit Xen PV kernel that boots as Dom0 (or DomU) and runs self-tests,
-//! fault modes or benchmarks chosen by its command line.
+//! pv-guest-kernel: a Xen x86_64 PV kernel running self-tests, fault modes or benchmarks.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]

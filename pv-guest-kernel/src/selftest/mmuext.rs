@@ -1,5 +1,4 @@
-//! Check group 9: mmuext_op new_baseptr / new_user_baseptr, an unknown command, and a data
-//! page offered as a page-table base.
+//! Check group 9: mmuext_op base pointers, an unknown command, and a data page as a base.
 
 use hypercall_abi::Errno;
 

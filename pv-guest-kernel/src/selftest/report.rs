@@ -6,15 +6,30 @@ use hypercall_abi::Errno;
 
 use crate::console::kprintln;
 
+/// Bytes kept of a failure detail (small enough for `Result<(), Detail>` to stay cheap).
+const DETAIL_CAPACITY: usize = 112;
+
 /// Why a check failed: a short message.
-pub struct Detail(heapless::String<320>);
+pub struct Detail(heapless::String<DETAIL_CAPACITY>);
 
 impl Detail {
-    /// Formats a message (truncated if very long).
+    /// Formats a message, truncated to the capacity.
     pub fn new(args: fmt::Arguments<'_>) -> Self {
-        let mut s = heapless::String::new();
-        let _ = s.write_fmt(args);
-        Self(s)
+        let mut detail = Self(heapless::String::new());
+        let _ = detail.write_fmt(args);
+        detail
+    }
+}
+
+impl Write for Detail {
+    /// Keeps as many characters as fit; never fails (so the rest is simply dropped).
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.0.push(c).is_err() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,5 @@
-//! Check group 10: guest user mode: stack_switch, callbacks, per-mode GS bases, an iret into
-//! user code and its `syscall` back into the kernel's syscall callback.
+//! Check group 10: guest user mode entered with iret and left with `syscall`.
+// Also stack_switch, callback registration and the per-mode GS bases it relies on.
 
 use hypercall_abi::segment::{FLAT_USER_CS64, FLAT_USER_SS64};
 

@@ -70,7 +70,7 @@ global_asm!(
 
 /// Validates the start_info pointer from the hypervisor and starts the kernel proper.
 extern "sysv64" fn rust_entry(start_info_va: u64) -> ! {
-    let aligned = start_info_va != 0 && start_info_va % PAGE_SIZE == 0;
+    let aligned = start_info_va != 0 && start_info_va.is_multiple_of(PAGE_SIZE);
     if !aligned || !is_canonical(start_info_va) {
         xen::crash();
     }
@@ -96,7 +96,7 @@ fn p2m_list(start_info: &'static StartInfo) -> &'static [u64] {
     };
     let bytes = start_info.nr_pages.checked_mul(8);
     let end_ok = bytes.and_then(|b| base.checked_add(b)).is_some();
-    if base == 0 || base % 8 != 0 || !end_ok || !is_canonical(base) {
+    if base == 0 || !base.is_multiple_of(8) || !end_ok || !is_canonical(base) {
         xen::crash();
     }
     // SAFETY: the builder places the P2M list (nr_pages 8-byte entries, aligned, range checked

@@ -1,6 +1,6 @@
-//! Privileged or emulated CPU operations of a PV kernel: forced-emulation CPUID, reading CR3,
-//! rdtsc and reads through the FS and GS bases. Each instruction that may fault has an
-//! exception-table entry, so a fault (with a trap table installed) resumes after it.
+//! CPU operations of a PV kernel: forced-emulation CPUID, CR3 read, FS/GS base reads.
+// Each instruction that may fault has an exception-table entry, so a fault (with the trap
+// table installed) resumes after it and the caller learns that it faulted.
 
 use core::arch::asm;
 

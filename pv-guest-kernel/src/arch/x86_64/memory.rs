@@ -1,5 +1,6 @@
-//! Spare pages of our own .bss whose mappings the self-tests change, read and written only
-//! through volatile accesses; the shared_info mapping; reads of the initial L4 table.
+//! Spare .bss pages whose mappings the self-tests change, shared_info reads, initial L4 reads.
+// The spare pages are only ever accessed through volatile raw-pointer accesses, never through
+// references, so replacing their frames with update_va_mapping invalidates no Rust object.
 
 use core::cell::UnsafeCell;
 use core::mem::offset_of;
@@ -122,7 +123,7 @@ fn read_shared_u8(offset: usize) -> Option<u8> {
 }
 
 fn read_shared_u64(offset: usize) -> Option<u64> {
-    if !shared_info_mapped() || offset % 8 != 0 {
+    if !shared_info_mapped() || !offset.is_multiple_of(8) {
         return None;
     }
     SparePage::SharedInfo.read(offset / 8)
@@ -144,7 +145,7 @@ pub fn cr2(vcpu: usize) -> Option<u64> {
 /// builder's read-only mapping of it.
 pub fn initial_l4_entry(index: usize) -> Option<u64> {
     let pt_base = boot::start_info().pt_base;
-    if index >= WORDS_PER_PAGE || pt_base % PAGE_SIZE != 0 || pt_base == 0 {
+    if index >= WORDS_PER_PAGE || !pt_base.is_multiple_of(PAGE_SIZE) || pt_base == 0 {
         return None;
     }
     // SAFETY: pt_base comes from start_info: the builder maps every initial page-table frame

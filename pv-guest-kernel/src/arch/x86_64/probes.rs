@@ -1,7 +1,7 @@
 //! Instructions that raise one exception each, for the trap self-tests and the fault modes.
-//! Each probe loads marker values into the registers, executes its instruction (listed in the
-//! exception table) and, once resumed at its fixup, stores every register so the caller can
-//! check that they survived the trip through the hypervisor.
+// Each probe loads marker values into the registers, executes its instruction (listed in the
+// exception table) and, once resumed at its fixup, stores every register so the caller can
+// check that they survived the trip through the hypervisor.
 
 use core::arch::{asm, global_asm};
 

@@ -1,5 +1,5 @@
-//! Timed loops for the benchmarks: rdtsc around N iterations (under QEMU's
-//! `-icount shift=0` the TSC advances by one per guest instruction).
+//! Timed loops for the benchmarks: rdtsc around N iterations of a loop.
+// Under QEMU's `-icount shift=0` the TSC advances by one per guest instruction.
 
 use core::arch::asm;
 

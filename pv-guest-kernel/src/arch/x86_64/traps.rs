@@ -1,5 +1,4 @@
-//! Exception entry: the trap table, entry stubs for the bounce frame, the exception table of
-//! instructions allowed to fault, and the return through the iret hypercall.
+//! Exception entry: trap table, bounce-frame stubs, exception table, return through iret.
 
 use core::arch::{asm, global_asm};
 use core::mem::size_of;

@@ -1,5 +1,6 @@
-//! Guest user mode: the kernel stack named with stack_switch, the event/failsafe/syscall
-//! callbacks, and a round trip kernel -> iret -> user code -> `syscall` -> kernel.
+//! Guest user mode: stack_switch, the callbacks, and an iret-to-user / syscall round trip.
+// The round trip: kernel -> iret hypercall -> user code -> `syscall` -> the kernel's syscall
+// callback on the stack_switch stack -> back to the caller's saved RSP.
 
 use core::arch::{asm, global_asm};
 use core::cell::UnsafeCell;

@@ -1,8 +1,8 @@
-//! Safe, typed wrappers for the hypercalls the kernel makes. Each one argues why its raw call
-//! cannot break memory safety: pointers come from live Rust objects of the right size, or are
-//! NULL (this kernel never maps the first page of the address space, so the hypervisor's copy
-//! to or from NULL faults and returns -EFAULT without touching memory), or name memory that is
-//! not ours (the hypervisor range), where nothing of ours can be hit.
+//! Safe, typed wrappers for the hypercalls the kernel makes, each arguing its soundness.
+// Pointers come from live Rust objects of the right size, or are NULL (this kernel never maps
+// the first page of the address space, so the hypervisor's copy to or from NULL faults and
+// returns -EFAULT without touching memory), or name memory that is not ours (the hypervisor
+// range), where nothing of ours can be hit.
 
 use hypercall_abi::Errno;
 use hypercall_abi::console::ConsoleIoCmd;
@@ -67,7 +67,7 @@ pub fn console_io_foreign(cmd: u64, count: u64, address: u64) -> Option<i64> {
 
 /// xen_version with a NULL argument: for XENVER_version, XENVER_pagesize and unknown commands.
 pub fn xen_version_plain(cmd: u64) -> i64 {
-    // SAFETY: NULL argument: at worst the hypervisor's copy to page 0 faults (see the module
+    // SAFETY: NULL argument: at worst the hypervisor's copy to page 0 faults (see the top of
     // documentation); every result of a known command is at most 1024 bytes, within page 0.
     unsafe { hc(Hypercall::XenVersion, cmd, 0, 0, 0, 0) }
 }
@@ -195,7 +195,7 @@ pub fn update_va_mapping_hypervisor_range(va: u64, pte: u64, uvmf: u64) -> Optio
 }
 
 /// set_segment_base(`which`, `base`). `which` = SEGBASE_GS_USER_SEL (which loads a selector)
-/// is not offered: `None`-like -EINVAL without a call.
+/// is not offered: it gets -EINVAL without a call.
 pub fn set_segment_base(which: u64, base: u64) -> i64 {
     if which as u32 == SegBase::GsUserSel as u32 {
         return Errno::Inval.to_ret();
@@ -338,7 +338,7 @@ pub fn sched_op_unknown(cmd: u64) -> Option<i64> {
     if SchedOp::try_from(cmd).is_ok() {
         return None;
     }
-    // SAFETY: no such command; NULL argument (see the module documentation).
+    // SAFETY: no such command; NULL argument (see the top of this file).
     Some(unsafe { hc(Hypercall::SchedOp, cmd, 0, 0, 0, 0) })
 }
 
