@@ -1,11 +1,13 @@
 //! The `cargo xtask` commands: build, run, test, bench; each returns the process exit status.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Command as Process;
 
 use crate::boot::{Boot, Hypervisor, SELFTEST_ARGS};
 use crate::cli::{Command, RunArgs, USAGE};
 use crate::images::{self, Images};
+use crate::test_summary::Totals;
 use crate::{bench, exit_code, paths, process, qemu, toolchain, xen417};
 
 /// Carries out `command`; Ok holds the exit status to leave with.
@@ -103,10 +105,24 @@ fn test(cargo_args: &[String]) -> Result<i32, String> {
         .current_dir(paths::workspace_root())
         .args(["test", "--workspace"])
         .args(cargo_args)
-        .env(images::IMAGES_DIR_ENV, &dir);
-    let status = cargo
-        .status()
+        .env(images::IMAGES_DIR_ENV, &dir)
+        .stdout(std::process::Stdio::piped());
+    let mut child = cargo
+        .spawn()
         .map_err(|e| format!("cannot run `{}`: {e}", process::display(&cargo)))?;
+    // Echo cargo's output as it comes, adding up its per-binary results.
+    let mut totals = Totals::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
+            println!("{line}");
+            totals.add_line(&line);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for `{}`: {e}", process::display(&cargo)))?;
+    println!("{}", totals.line());
     Ok(status.code().unwrap_or(1))
 }
 

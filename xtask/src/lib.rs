@@ -12,5 +12,6 @@ pub mod images;
 pub mod paths;
 pub mod process;
 pub mod qemu;
+pub mod test_summary;
 pub mod toolchain;
 pub mod xen417;
