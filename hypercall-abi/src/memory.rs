@@ -57,6 +57,46 @@ pub const XENMAPSPACE_GMFN_FOREIGN: u32 = 4;
 /// `XenAddToPhysmap::space`: device MMIO (Arm).
 pub const XENMAPSPACE_DEV_MMIO: u32 = 5;
 
+/// Bits of memory_op's `cmd` that select the operation (`MEMOP_CMD_MASK`).
+pub const MEMOP_CMD_MASK: u64 = 0x3F;
+/// Shift of the extent to start from in memory_op's `cmd` (`MEMOP_EXTENT_SHIFT`).
+pub const MEMOP_EXTENT_SHIFT: u32 = 6;
+
+/// Splits memory_op's `cmd` into the operation and the extent to resume at.
+pub fn split_memop_cmd(cmd: u64) -> (u32, u64) {
+    ((cmd & MEMOP_CMD_MASK) as u32, cmd >> MEMOP_EXTENT_SHIFT)
+}
+
+/// E820 type of ordinary RAM.
+pub const E820_RAM: u32 = 1;
+/// E820 type of reserved memory.
+pub const E820_RESERVED: u32 = 2;
+
+/// One entry of an E820 map as memory_map writes it (packed: 20 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct E820Entry {
+    /// First byte.
+    pub addr: u64,
+    /// Length in bytes.
+    pub size: u64,
+    /// `E820_*` type.
+    pub kind: u32,
+}
+
+impl E820Entry {
+    /// Size of one entry in the guest's buffer.
+    pub const SIZE: usize = 20;
+
+    /// The entry's bytes as the guest reads them.
+    pub fn to_bytes(self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[..8].copy_from_slice(&self.addr.to_le_bytes());
+        b[8..16].copy_from_slice(&self.size.to_le_bytes());
+        b[16..].copy_from_slice(&self.kind.to_le_bytes());
+        b
+    }
+}
+
 /// Argument of increase/decrease_reservation and populate_physmap.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -139,6 +179,24 @@ const _: () = assert!(offset_of!(XenMachphysMapping, max_mfn) == 16);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memop_cmd_and_e820_match_xen_h() {
+        assert_eq!(MEMOP_CMD_MASK, 63);
+        assert_eq!(MEMOP_EXTENT_SHIFT, 6);
+        assert_eq!(split_memop_cmd((5 << 6) | 6), (6, 5));
+        assert_eq!(E820_RAM, 1);
+        assert_eq!(E820_RESERVED, 2);
+        let e = E820Entry {
+            addr: 0x1000,
+            size: 0x2000,
+            kind: E820_RAM,
+        };
+        let b = e.to_bytes();
+        assert_eq!(&b[..8], &0x1000u64.to_le_bytes());
+        assert_eq!(&b[8..16], &0x2000u64.to_le_bytes());
+        assert_eq!(&b[16..], &1u32.to_le_bytes());
+    }
 
     #[test]
     fn commands_match_memory_h() {

@@ -25,6 +25,71 @@ pub const MMU_PT_UPDATE_PRESERVE_AD: u64 = 2;
 /// Mask of the kind bits in `MmuUpdate::ptr`.
 pub const MMU_UPDATE_KIND_MASK: u64 = 3;
 
+/// A decoded mmu_update request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MmuRequest {
+    /// Write `value` into entry `index` of the page-table (or plain) frame `table`.
+    PtUpdate {
+        /// Machine frame holding the entry.
+        table: u64,
+        /// Entry index in the frame (0..512).
+        index: usize,
+        /// The new entry.
+        value: u64,
+        /// OR the entry's current accessed/dirty bits into `value`.
+        preserve_ad: bool,
+    },
+    /// Set the M2P entry of machine frame `mfn` to `pfn`.
+    MachPhys {
+        /// Machine frame.
+        mfn: u64,
+        /// Its new pseudo-physical frame number.
+        pfn: u64,
+    },
+}
+
+/// Decodes one mmu_update request. As in Xen, the kind is `ptr & 7` (the entry address is
+/// 8-byte aligned) and kinds past `MMU_PT_UPDATE_PRESERVE_AD` are -ENOSYS.
+pub fn decode_mmu_update(req: MmuUpdate) -> Result<MmuRequest, Errno> {
+    let kind = req.ptr & 7;
+    let addr = req.ptr & !7;
+    match kind {
+        MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_PRESERVE_AD => Ok(MmuRequest::PtUpdate {
+            table: addr >> 12,
+            index: ((addr & 0xFFF) >> 3) as usize,
+            value: req.val,
+            preserve_ad: kind == MMU_PT_UPDATE_PRESERVE_AD,
+        }),
+        MMU_MACHPHYS_UPDATE => Ok(MmuRequest::MachPhys {
+            mfn: req.ptr >> 12,
+            pfn: req.val,
+        }),
+        _ => Err(Errno::NoSys),
+    }
+}
+
+/// `count` bit mmu_update and mmuext_op set on a continuation (`MMU_UPDATE_PREEMPTED`).
+pub const MMU_UPDATE_PREEMPTED: u32 = 1 << 31;
+
+/// Who a foreign mmu_update acts for: bits 15:0 name the owner of the frames mapped
+/// (`DOMID_SELF` for the caller), bits 31:16 the owner of the page tables plus one (0: caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ForeignDom {
+    /// Owner of the page tables, if not the caller.
+    pub pt_owner: Option<crate::domid::DomId>,
+    /// Owner of the frames mapped.
+    pub pg_owner: crate::domid::DomId,
+}
+
+/// Splits mmu_update's `foreigndom` argument.
+pub fn decode_foreigndom(foreigndom: u32) -> ForeignDom {
+    let pt = (foreigndom >> 16) as u16;
+    ForeignDom {
+        pt_owner: pt.checked_sub(1),
+        pg_owner: foreigndom as u16,
+    }
+}
+
 /// One request of mmuext_op (`struct mmuext_op`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -238,6 +303,47 @@ mod tests {
         assert_eq!(MMU_MACHPHYS_UPDATE, 1);
         assert_eq!(MMU_PT_UPDATE_PRESERVE_AD, 2);
         assert_eq!(MMU_UPDATE_KIND_MASK, 3);
+    }
+
+    #[test]
+    fn mmu_update_requests_decode_like_xen() {
+        let req = |ptr, val| decode_mmu_update(MmuUpdate { ptr, val });
+        assert_eq!(
+            req(0x1234_5ff8, 7),
+            Ok(MmuRequest::PtUpdate {
+                table: 0x12345,
+                index: 511,
+                value: 7,
+                preserve_ad: false
+            })
+        );
+        assert_eq!(
+            req(0x1000 | 2, 9),
+            Ok(MmuRequest::PtUpdate {
+                table: 1,
+                index: 0,
+                value: 9,
+                preserve_ad: true
+            })
+        );
+        assert_eq!(
+            req(0x5000 | 0x18 | 1, 42),
+            Ok(MmuRequest::MachPhys { mfn: 5, pfn: 42 })
+        );
+        for kind in 3..8 {
+            assert_eq!(req(0x1000 | kind, 0), Err(Errno::NoSys), "{kind}");
+        }
+        assert_eq!(MMU_UPDATE_PREEMPTED, 0x8000_0000);
+    }
+
+    #[test]
+    fn foreigndom_splits_into_owners() {
+        let self_only = decode_foreigndom(0x7FF0);
+        assert_eq!(self_only.pt_owner, None);
+        assert_eq!(self_only.pg_owner, 0x7FF0);
+        let both = decode_foreigndom((4 << 16) | 7);
+        assert_eq!(both.pt_owner, Some(3));
+        assert_eq!(both.pg_owner, 7);
     }
 
     #[test]

@@ -7,10 +7,11 @@ use hypercall_abi::start_info::{SIF_INITDOMAIN, SIF_PRIVILEGED, START_INFO_MAGIC
 use hypercall_abi::{hypercall_page, shared_info::XEN_LEGACY_MAX_VCPUS};
 use xen_core::builder::boot_layout::{self, BootLayout, LayoutError};
 use xen_core::builder::image::{self, ImageError, KernelImage};
-use xen_core::builder::initial_tables::{self, L1_FLAGS, TableMemory};
+use xen_core::builder::initial_tables::{self, TableMemory};
 use xen_core::guest_regs::GuestRegs;
 use xen_core::layout::PAGE_SIZE;
-use xen_core::mm::frame_table::Owner;
+use xen_core::mm::frame_table::PageType;
+use xen_core::mm::page_type::Mm;
 use xen_core::multiboot::{Module, module_args};
 use xen_core::vcpu::VcpuState;
 
@@ -121,8 +122,14 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     for pfn in 0..nr_pages {
         let mfn = first_mfn + pfn;
         direct_map::zero_frame(mfn);
-        let _ = hv.frames.assign(mfn, Owner::Domain(0));
         hv.set_m2p(mfn, pfn);
+    }
+    {
+        let (mut mem, frames) = hv.memory();
+        let mut mm = Mm::new(frames, &mut mem);
+        for mfn in first_mfn..first_mfn + nr_pages {
+            mm.allocate(0, mfn).map_err(|_| BuildError::Tables)?;
+        }
     }
 
     // The kernel's segments, then its hypercall page.
@@ -149,7 +156,13 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     // The shared_info page: xen-core's, shared with Dom0; every vCPU starts with events masked.
     let shared_info_mfn = hv.alloc.alloc().ok_or(BuildError::NoMemory(1))? as u64;
     direct_map::zero_frame(shared_info_mfn);
-    let _ = hv.frames.assign(shared_info_mfn, Owner::SharedWith(0));
+    // xen-core keeps a reference of its own, so Dom0 unmapping it never frees it.
+    {
+        let (mut mem, frames) = hv.memory();
+        Mm::new(frames, &mut mem)
+            .share_with(0, shared_info_mfn)
+            .map_err(|_| BuildError::Tables)?;
+    }
     for v in 0..XEN_LEGACY_MAX_VCPUS as u64 {
         direct_map::write_bytes(shared_info_mfn * PAGE_SIZE + v * 64 + 1, &[1]);
     }
@@ -172,18 +185,14 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     let mfn_of = |pfn: u64| first_mfn + pfn;
     let built = initial_tables::build(&layout, &mfn_of, &hv.xen_l4_slots, &mut GuestTables)
         .ok_or(BuildError::Tables)?;
-    for &(mfn, level) in &built.tables {
-        hv.frames
-            .set_page_table(mfn, level)
+    // Xen pins Dom0's L4 and makes it the vCPU's root: validating it takes every reference the
+    // tables imply (writable mappings, page-table types), as for any guest's tables.
+    {
+        let (mut mem, frames) = hv.memory();
+        let mut mm = Mm::new(frames, &mut mem);
+        mm.pin(0, built.l4_mfn, 4).map_err(|_| BuildError::Tables)?;
+        mm.get_page_and_type(built.l4_mfn, 0, PageType::PageTable(4))
             .map_err(|_| BuildError::Tables)?;
-    }
-    let mut va = layout.v_start;
-    while va < layout.v_end {
-        let pfn = layout.pfn_of(va);
-        if !layout.is_page_table_pfn(pfn) && L1_FLAGS & 2 != 0 {
-            let _ = hv.frames.get_writable(mfn_of(pfn));
-        }
-        va += PAGE_SIZE;
     }
 
     let vcpu = VcpuState {
@@ -194,6 +203,9 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         id: 0,
         privileged: true,
         shared_info_mfn,
+        tot_pages: nr_pages,
+        max_pages: nr_pages,
+        vm_assist: 0,
         vcpu,
     };
     let regs = GuestRegs {

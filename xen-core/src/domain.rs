@@ -29,6 +29,12 @@ pub struct Domain {
     pub privileged: bool,
     /// Its shared_info page.
     pub shared_info_mfn: u64,
+    /// Frames it owns now (Xen's tot_pages).
+    pub tot_pages: u64,
+    /// Frames it may own at most (Xen's max_pages).
+    pub max_pages: u64,
+    /// Enabled VM assists (`1 << VMASST_TYPE_*`).
+    pub vm_assist: u64,
     /// The vCPU.
     pub vcpu: VcpuState,
 }

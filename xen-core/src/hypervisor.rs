@@ -4,10 +4,11 @@ use heapless::String;
 
 use crate::arch::x86_64::cpu_local::CpuLocal;
 use crate::domain::Domain;
+use crate::mm_glue::HvMemory;
 use xen_core::cmdline::Options;
 use xen_core::mm::frame_alloc::FrameAllocator;
 use xen_core::mm::frame_table::FrameTable;
-use xen_core::multiboot::MAX_CMDLINE;
+use xen_core::multiboot::{MAX_CMDLINE, MAX_REGIONS, Region};
 
 /// Everything xen-core knows, owned in one place.
 pub struct Hypervisor {
@@ -21,6 +22,8 @@ pub struct Hypervisor {
     pub xen_l4_slots: heapless::Vec<(usize, u64), 16>,
     /// The hypervisor command line.
     pub cmdline: String<MAX_CMDLINE>,
+    /// The firmware memory map.
+    pub regions: heapless::Vec<Region, MAX_REGIONS>,
     /// Parsed options.
     pub options: Options,
     /// Dom0, once built.
@@ -32,11 +35,35 @@ pub struct Hypervisor {
 pub static HV: CpuLocal<Option<Hypervisor>> = CpuLocal::new(None);
 
 impl Hypervisor {
+    /// The page-type core's view of memory, and the frame table it keeps.
+    pub fn memory(&mut self) -> (HvMemory<'_>, &mut FrameTable<'static>) {
+        (
+            HvMemory {
+                alloc: &mut self.alloc,
+                xen_l4_slots: &self.xen_l4_slots,
+                freed: 0,
+            },
+            &mut self.frames,
+        )
+    }
+
     /// Records machine frame `mfn` as pseudo-physical frame `pfn` in the M2P.
     pub fn set_m2p(&mut self, mfn: u64, pfn: u64) {
-        if (mfn as usize) < self.frames.len() {
-            crate::arch::x86_64::direct_map::write_u64(self.m2p_maddr + mfn * 8, pfn);
-        }
+        set_m2p(self.m2p_maddr, self.frames.len(), mfn, pfn);
+    }
+}
+
+/// Writes M2P entry `mfn` (of `nr_frames`) at `m2p_maddr`; frames past the end are ignored.
+pub fn set_m2p(m2p_maddr: u64, nr_frames: usize, mfn: u64, pfn: u64) {
+    if mfn < nr_frames as u64 {
+        crate::arch::x86_64::direct_map::write_u64(m2p_maddr + mfn * 8, pfn);
+    }
+}
+
+impl State<'_> {
+    /// Records machine frame `mfn` as pseudo-physical frame `pfn` in the M2P.
+    pub fn set_m2p(&mut self, mfn: u64, pfn: u64) {
+        set_m2p(self.m2p_maddr, self.frames.len(), mfn, pfn);
     }
 }
 
@@ -46,6 +73,14 @@ pub struct State<'a> {
     pub dom: &'a mut Domain,
     /// The frame table.
     pub frames: &'a mut FrameTable<'static>,
+    /// Free machine frames.
+    pub alloc: &'a mut FrameAllocator<'static>,
+    /// xen-core's L4 entries that every guest L4 carries.
+    pub xen_l4_slots: &'a [(usize, u64)],
+    /// Machine address of the M2P array.
+    pub m2p_maddr: u64,
+    /// The firmware memory map.
+    pub regions: &'a [Region],
     /// The hypervisor command line.
     pub cmdline: &'a str,
 }
@@ -58,7 +93,11 @@ pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
         let Some(Hypervisor {
             dom0: Some(dom),
             frames,
+            alloc,
+            xen_l4_slots,
+            m2p_maddr,
             cmdline,
+            regions,
             ..
         }) = hv
         else {
@@ -67,6 +106,10 @@ pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
         f(State {
             dom,
             frames,
+            alloc,
+            xen_l4_slots,
+            m2p_maddr: *m2p_maddr,
+            regions: regions.as_slice(),
             cmdline: cmdline.as_str(),
         })
     })

@@ -20,6 +20,8 @@ mod hypervisor;
 #[cfg(target_os = "none")]
 mod memory;
 #[cfg(target_os = "none")]
+mod mm_glue;
+#[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
 mod start;

@@ -73,6 +73,7 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         m2p_maddr: mem.m2p_maddr,
         xen_l4_slots: mem.xen_l4_slots,
         cmdline: cmdline_copy,
+        regions: info.regions.clone(),
         options,
         dom0: None,
     };

@@ -80,6 +80,13 @@ handlers! {
     hc_stack_switch => |_, a| stack_switch::stack_switch(a[0], a[1]);
     hc_update_va_mapping => |_, a| update_va_mapping::update_va_mapping(a[0], a[1], a[2]);
     hc_mmuext_op => |_, a| mmuext_op::mmuext_op(a[0], a[1], a[2], a[3]);
+    hc_mmu_update => |_, a| mmu_update::mmu_update(a[0], a[1], a[2], a[3]);
+    hc_update_va_mapping_otherdomain => |_, a| {
+        update_va_mapping::update_va_mapping_otherdomain(a[0], a[1], a[2], a[3])
+    };
+    hc_memory_op => |_, a| memory_op::memory_op(a[0], a[1]);
+    hc_multicall => |call, a| multicall::multicall(call, a[0], a[1]);
+    hc_vm_assist => |_, a| vm_assist::vm_assist(a[0], a[1]);
     hc_iret => |call, _| iret::iret(call);
     hc_set_segment_base => |_, a| set_segment_base::set_segment_base(a[0], a[1]);
     hc_control => |_, _| Err(if with_state(|st| st.dom.privileged) { Errno::NoSys } else { Errno::Perm });
@@ -104,6 +111,11 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::StackSwitch as usize] = hc_stack_switch;
     t[Hypercall::UpdateVaMapping as usize] = hc_update_va_mapping;
     t[Hypercall::MmuextOp as usize] = hc_mmuext_op;
+    t[Hypercall::MmuUpdate as usize] = hc_mmu_update;
+    t[Hypercall::UpdateVaMappingOtherdomain as usize] = hc_update_va_mapping_otherdomain;
+    t[Hypercall::MemoryOp as usize] = hc_memory_op;
+    t[Hypercall::Multicall as usize] = hc_multicall;
+    t[Hypercall::VmAssist as usize] = hc_vm_assist;
     t[Hypercall::Iret as usize] = hc_iret;
     t[Hypercall::SetSegmentBase as usize] = hc_set_segment_base;
     t[Hypercall::Domctl as usize] = hc_control;

@@ -1,59 +1,176 @@
-//! mmuext_op: page-table roots and TLB maintenance (pinning arrives with issue 3).
+//! mmuext_op: pinning, page-table roots, TLB and cache maintenance, page clear and copy.
 
 use hypercall_abi::Errno;
-use hypercall_abi::domid::DOMID_SELF;
 use hypercall_abi::layout::guest_range_ok;
-use hypercall_abi::mmu::{MmuextCmd, MmuextOp};
-use xen_core::mm::frame_table::FrameTable;
+use hypercall_abi::mmu::{MMU_UPDATE_PREEMPTED, MmuextCmd, MmuextOp};
+use xen_core::layout::PAGE_SIZE;
+use xen_core::mm::frame_table::PageType;
 
+use super::foreign;
 use crate::arch::x86_64::uaccess::{read_guest, write_guest};
-use crate::arch::x86_64::{cpu, paging};
-use crate::domain::Domain;
+use crate::arch::x86_64::{cpu, direct_map, paging};
 use crate::hypervisor::with_state;
+use crate::mm_glue::with_mm;
 
-/// Xen marks a continued batch with this bit of `count`.
-const MMU_UPDATE_PREEMPTED: u32 = 1 << 31;
+/// Size of one op in the guest's array.
+const OP_SIZE: u64 = 24;
+/// Most LDT entries a guest may ask for (Xen's limit).
+const MAX_LDT_ENTRIES: u64 = 8192;
 
-fn one(domain: &mut Domain, frames: &FrameTable<'_>, op: &MmuextOp) -> Result<(), Errno> {
-    let dom = domain.id;
-    match MmuextCmd::try_from(op.cmd)? {
-        MmuextCmd::NewBaseptr => {
-            // Until pinning exists, only an already validated L4 can become a root.
-            if !frames.is_page_table(dom, op.arg1, 4) {
-                return Err(Errno::Inval);
-            }
-            domain.vcpu.kernel_l4 = op.arg1;
-            paging::load_guest_l4(op.arg1);
-            Ok(())
-        }
-        MmuextCmd::NewUserBaseptr => {
-            if op.arg1 != 0 && !frames.is_page_table(dom, op.arg1, 4) {
-                return Err(Errno::Inval);
-            }
-            domain.vcpu.user_l4 = op.arg1;
-            Ok(())
-        }
-        MmuextCmd::TlbFlushLocal | MmuextCmd::TlbFlushAll => {
-            cpu::flush_tlb();
-            Ok(())
-        }
+/// A decoded, argument-checked mmuext op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    Pin { mfn: u64, level: u8 },
+    Unpin { mfn: u64 },
+    NewBaseptr { mfn: u64 },
+    NewUserBaseptr { mfn: u64 },
+    FlushTlb,
+    Invlpg { va: u64 },
+    FlushCache { global: bool },
+    SetLdt { base: u64, entries: u64 },
+    ClearPage { mfn: u64 },
+    CopyPage { dst: u64, src: u64 },
+}
+
+/// Decodes `op`; a bad vCPU mask is -EINVAL as in Xen.
+fn decode(op: &MmuextOp) -> Result<Request, Errno> {
+    let mask_ok = |ptr: u64| read_guest::<u64>(ptr).map_err(|_| Errno::Inval);
+    Ok(match MmuextCmd::try_from(op.cmd)? {
+        MmuextCmd::PinL1Table => Request::Pin {
+            mfn: op.arg1,
+            level: 1,
+        },
+        MmuextCmd::PinL2Table => Request::Pin {
+            mfn: op.arg1,
+            level: 2,
+        },
+        MmuextCmd::PinL3Table => Request::Pin {
+            mfn: op.arg1,
+            level: 3,
+        },
+        MmuextCmd::PinL4Table => Request::Pin {
+            mfn: op.arg1,
+            level: 4,
+        },
+        MmuextCmd::Unpin => Request::Unpin { mfn: op.arg1 },
+        MmuextCmd::NewBaseptr => Request::NewBaseptr { mfn: op.arg1 },
+        MmuextCmd::NewUserBaseptr => Request::NewUserBaseptr { mfn: op.arg1 },
+        MmuextCmd::TlbFlushLocal | MmuextCmd::TlbFlushAll => Request::FlushTlb,
         MmuextCmd::TlbFlushMulti => {
-            read_guest::<u64>(op.arg2)?;
-            cpu::flush_tlb();
+            mask_ok(op.arg2)?;
+            Request::FlushTlb
+        }
+        MmuextCmd::InvlpgLocal | MmuextCmd::InvlpgAll => Request::Invlpg { va: op.arg1 },
+        MmuextCmd::InvlpgMulti => {
+            mask_ok(op.arg2)?;
+            Request::Invlpg { va: op.arg1 }
+        }
+        MmuextCmd::FlushCache => Request::FlushCache { global: false },
+        MmuextCmd::FlushCacheGlobal => Request::FlushCache { global: true },
+        MmuextCmd::SetLdt => {
+            let entries = op.arg2 & 0xFFFF_FFFF;
+            let base = if entries == 0 { 0 } else { op.arg1 };
+            if base % PAGE_SIZE != 0 || !guest_range_ok(base, 1) || entries > MAX_LDT_ENTRIES {
+                return Err(Errno::Inval);
+            }
+            Request::SetLdt { base, entries }
+        }
+        MmuextCmd::ClearPage => Request::ClearPage { mfn: op.arg1 },
+        MmuextCmd::CopyPage => Request::CopyPage {
+            dst: op.arg1,
+            src: op.arg2,
+        },
+        // Superpage marking went away from Xen along with PV superpages.
+        MmuextCmd::MarkSuper | MmuextCmd::UnmarkSuper => return Err(Errno::OpNotSupp),
+    })
+}
+
+fn act(req: Request) -> Result<(), Errno> {
+    match req {
+        Request::Pin { mfn, level } => with_mm(|mm, dom| mm.pin(dom.id, mfn, level)),
+        Request::Unpin { mfn } => with_mm(|mm, dom| mm.unpin(dom.id, mfn)),
+        Request::NewBaseptr { mfn } => with_mm(|mm, dom| {
+            let old = dom.vcpu.kernel_l4;
+            if mfn != old {
+                mm.get_page_and_type(mfn, dom.id, PageType::PageTable(4))?;
+                dom.vcpu.kernel_l4 = mfn;
+                if old != 0 {
+                    mm.put_page_and_type(old);
+                }
+            }
+            paging::load_guest_l4(mfn);
+            // Guest user mappings are global (as in Xen): a new address space drops them.
+            cpu::flush_tlb_global();
+            Ok(())
+        }),
+        Request::NewUserBaseptr { mfn } => with_mm(|mm, dom| {
+            let old = dom.vcpu.user_l4;
+            if mfn == old {
+                return Ok(());
+            }
+            if mfn != 0 {
+                mm.get_page_and_type(mfn, dom.id, PageType::PageTable(4))?;
+            }
+            dom.vcpu.user_l4 = mfn;
+            if old != 0 {
+                mm.put_page_and_type(old);
+            }
+            // The old user tables' global entries must not survive into the new ones.
+            cpu::flush_tlb_global();
+            Ok(())
+        }),
+        Request::FlushTlb => {
+            cpu::flush_tlb_global();
             Ok(())
         }
-        MmuextCmd::InvlpgLocal | MmuextCmd::InvlpgAll | MmuextCmd::InvlpgMulti => {
-            if op.cmd == MmuextCmd::InvlpgMulti as u32 {
-                read_guest::<u64>(op.arg2)?;
-            }
+        Request::Invlpg { va } => {
             // Like Xen, an address outside the guest's range is silently ignored.
-            if guest_range_ok(op.arg1, 1) {
-                cpu::invlpg(op.arg1);
+            if guest_range_ok(va, 1) {
+                cpu::invlpg(va);
             }
             Ok(())
         }
-        _ => Err(Errno::NoSys),
+        Request::FlushCache { global } => {
+            // Only a domain with I/O memory access may flush caches; that is Dom0 here. Xen
+            // answers the two commands' refusals differently.
+            if with_state(|st| st.dom.privileged) {
+                cpu::wbinvd();
+                Ok(())
+            } else if global {
+                Err(Errno::Inval)
+            } else {
+                Err(Errno::Acces)
+            }
+        }
+        Request::SetLdt { .. } => Err(Errno::NoSys),
+        Request::ClearPage { mfn } => with_mm(|mm, dom| {
+            writable_ref(mm, dom.id, mfn)?;
+            direct_map::zero_frame(mfn);
+            mm.put_page_and_type(mfn);
+            Ok(())
+        }),
+        Request::CopyPage { dst, src } => with_mm(|mm, dom| {
+            mm.get_page(src, dom.id).map_err(|_| Errno::Inval)?;
+            if let Err(e) = writable_ref(mm, dom.id, dst) {
+                mm.put_page(src);
+                return Err(e);
+            }
+            direct_map::copy_frame(dst, src);
+            mm.put_page_and_type(dst);
+            mm.put_page(src);
+            Ok(())
+        }),
     }
+}
+
+/// A general and a writable-type reference on `mfn`, or -EINVAL (Xen's answer for clear and copy).
+fn writable_ref<M: xen_core::mm::page_memory::PageMemory>(
+    mm: &mut xen_core::mm::page_type::Mm<'_, M>,
+    dom: u16,
+    mfn: u64,
+) -> Result<(), Errno> {
+    mm.get_page_and_type(mfn, dom, PageType::Writable)
+        .map_err(|_| Errno::Inval)
 }
 
 /// Handles mmuext_op(ops, count, pdone, foreigndom): runs the ops in order, stops at the first
@@ -63,19 +180,17 @@ pub fn mmuext_op(ops: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u6
     if count & MMU_UPDATE_PREEMPTED != 0 {
         return Err(Errno::Inval);
     }
-    let foreigndom = foreigndom as u16;
-    if foreigndom != DOMID_SELF && foreigndom != with_state(|st| st.dom.id) {
-        return Err(Errno::Srch);
+    if !guest_range_ok(ops, u64::from(count) * OP_SIZE) {
+        return Err(Errno::Fault);
     }
+    foreign::resolve(with_state(|st| st.dom.id), foreigndom as u16)?;
     let mut done: u32 = 0;
     let mut result = Ok(0);
     for i in 0..u64::from(count) {
-        let op = ops
-            .checked_add(i * 24)
-            .ok_or(Errno::Fault)
-            .and_then(read_guest::<MmuextOp>)
-            .and_then(|op| with_state(|st| one(st.dom, st.frames, &op)));
-        if let Err(e) = op {
+        let step = read_guest::<MmuextOp>(ops + i * OP_SIZE)
+            .and_then(|op| decode(&op))
+            .and_then(act);
+        if let Err(e) = step {
             result = Err(e);
             break;
         }

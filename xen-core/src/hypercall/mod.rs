@@ -3,11 +3,16 @@
 pub mod callback_op;
 pub mod console_io;
 pub mod dispatch;
+pub mod foreign;
 pub mod iret;
+pub mod memory_op;
+pub mod mmu_update;
 pub mod mmuext_op;
+pub mod multicall;
 pub mod sched_op;
 pub mod set_segment_base;
 pub mod set_trap_table;
 pub mod stack_switch;
 pub mod update_va_mapping;
+pub mod vm_assist;
 pub mod xen_version;

@@ -1,4 +1,4 @@
-//! The frame table: who owns each machine frame and what type of use it is pinned to.
+//! The frame table: who owns each machine frame, its reference counts and its current type.
 
 use hypercall_abi::Errno;
 use hypercall_abi::domid::DomId;
@@ -17,28 +17,46 @@ pub enum Owner {
     SharedWith(DomId),
 }
 
-/// The type a frame is currently used as. A frame has one type at a time, so a page-table
-/// frame can never also be mapped writable.
+/// The type a frame is currently used as (Xen's `PGT_*` type). A frame has one type at a time
+/// while `type_count > 0`, so a page-table or descriptor frame can never also be mapped writable.
+/// With no type reference left the frame falls back to `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PageType {
     /// No typed use.
     #[default]
     None,
-    /// Mapped writable somewhere (`type_count` mappings).
+    /// Mapped writable somewhere (`type_count` writable mappings or other writers).
     Writable,
-    /// A page table of this level (1..=4), validated.
+    /// A page table of this level (1..=4).
     PageTable(u8),
+    /// A GDT/LDT page (Xen's `PGT_seg_desc_page`): every descriptor in it was checked.
+    SegDesc,
 }
 
-/// Bookkeeping of one machine frame.
+/// Bookkeeping of one machine frame: Xen's `count_info` and `type_info` in plain fields.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FrameInfo {
     /// Who may map it.
     pub owner: Owner,
+    /// General references (Xen's `count_info`), including the one held while `allocated`.
+    /// A frame with no reference is free.
+    pub count: u32,
+    /// Xen's `PGC_allocated`: the owner's own reference, dropped by decrease_reservation.
+    pub allocated: bool,
     /// What it is used as.
     pub page_type: PageType,
-    /// References to `page_type` (writable mappings, or uses as a page table).
+    /// References to `page_type` (writable mappings, parent entries, pins, base pointers).
     pub type_count: u32,
+    /// The contents were checked for `page_type` (always true for `Writable` once typed). False
+    /// while a validation or devalidation is under way.
+    pub validated: bool,
+    /// Xen's `PGT_pinned`: the guest pinned this page table (holds one type and one general
+    /// reference).
+    pub pinned: bool,
+    /// Xen's `linear_pt_count`: above 0, how many read-only same-level ("linear") entries this
+    /// page table holds; below 0, how many such entries of other tables point at it. A table is
+    /// never both, which keeps linear references from forming cycles.
+    pub linear_count: i16,
 }
 
 impl FrameInfo {
@@ -75,83 +93,21 @@ impl<'a> FrameTable<'a> {
         usize::try_from(mfn).ok().and_then(|i| self.frames.get(i))
     }
 
-    fn get_mut(&mut self, mfn: u64) -> Result<&mut FrameInfo, Errno> {
+    /// The entry of `mfn` for change; only the page-type core (`mm::page_type`) keeps the
+    /// counts consistent, so this stays inside the crate.
+    pub(crate) fn get_mut(&mut self, mfn: u64) -> Option<&mut FrameInfo> {
         usize::try_from(mfn)
             .ok()
             .and_then(|i| self.frames.get_mut(i))
-            .ok_or(Errno::Inval)
     }
 
-    /// Gives `mfn` to `owner` with no type.
+    /// Gives `mfn` to `owner` with no reference and no type.
     pub fn assign(&mut self, mfn: u64, owner: Owner) -> Result<(), Errno> {
-        *self.get_mut(mfn)? = FrameInfo {
+        *self.get_mut(mfn).ok_or(Errno::Inval)? = FrameInfo {
             owner,
-            page_type: PageType::None,
-            type_count: 0,
+            ..FrameInfo::default()
         };
         Ok(())
-    }
-
-    /// Checks that `dom` may map `mfn`, writable or not; changes nothing.
-    pub fn check_map(&self, dom: DomId, mfn: u64, writable: bool) -> Result<(), Errno> {
-        let info = self.get(mfn).ok_or(Errno::Inval)?;
-        if !info.mappable_by(dom) {
-            return Err(Errno::Inval);
-        }
-        // A page table is busy: it cannot become writable (Xen's answer is -EBUSY too).
-        if writable && matches!(info.page_type, PageType::PageTable(_)) {
-            return Err(Errno::Busy);
-        }
-        Ok(())
-    }
-
-    /// Takes a writable-type reference on `mfn` (after [`Self::check_map`] said yes).
-    pub fn get_writable(&mut self, mfn: u64) -> Result<(), Errno> {
-        let info = self.get_mut(mfn)?;
-        match info.page_type {
-            PageType::None | PageType::Writable => {
-                info.page_type = PageType::Writable;
-                info.type_count = info.type_count.saturating_add(1);
-                Ok(())
-            }
-            PageType::PageTable(_) => Err(Errno::Inval),
-        }
-    }
-
-    /// Drops a writable-type reference on `mfn`; the frame loses its type with the last one.
-    pub fn put_writable(&mut self, mfn: u64) {
-        if let Ok(info) = self.get_mut(mfn)
-            && info.page_type == PageType::Writable
-        {
-            info.type_count = info.type_count.saturating_sub(1);
-            if info.type_count == 0 {
-                info.page_type = PageType::None;
-            }
-        }
-    }
-
-    /// Types `mfn` as a page table of `level`; it must not be mapped writable.
-    pub fn set_page_table(&mut self, mfn: u64, level: u8) -> Result<(), Errno> {
-        let info = self.get_mut(mfn)?;
-        match info.page_type {
-            PageType::None => {
-                info.page_type = PageType::PageTable(level);
-                info.type_count = 1;
-                Ok(())
-            }
-            PageType::PageTable(l) if l == level => {
-                info.type_count = info.type_count.saturating_add(1);
-                Ok(())
-            }
-            _ => Err(Errno::Inval),
-        }
-    }
-
-    /// Is `mfn` a page table of `level` owned by `dom`?
-    pub fn is_page_table(&self, dom: DomId, mfn: u64, level: u8) -> bool {
-        self.get(mfn).is_some_and(|i| {
-            i.owner == Owner::Domain(dom) && i.page_type == PageType::PageTable(level)
-        })
     }
 }
 
@@ -160,49 +116,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_tables_are_never_writable() {
-        let mut frames = [FrameInfo::default(); 8];
-        let mut t = FrameTable::new(&mut frames);
-        t.assign(1, Owner::Domain(0)).unwrap();
-        t.assign(2, Owner::Domain(0)).unwrap();
-        t.set_page_table(1, 4).unwrap();
-        assert_eq!(t.check_map(0, 1, true), Err(Errno::Busy));
-        assert_eq!(t.check_map(0, 1, false), Ok(()));
-        assert!(t.is_page_table(0, 1, 4));
-        assert!(!t.is_page_table(0, 1, 1));
-        t.get_writable(2).unwrap();
-        assert_eq!(t.set_page_table(2, 1), Err(Errno::Inval));
-        t.put_writable(2);
-        assert_eq!(t.set_page_table(2, 1), Ok(()));
-    }
-
-    #[test]
-    fn foreign_and_out_of_range_frames_are_refused() {
+    fn assign_resets_and_bounds_are_checked() {
         let mut frames = [FrameInfo::default(); 4];
         let mut t = FrameTable::new(&mut frames);
-        t.assign(0, Owner::Xen).unwrap();
         t.assign(1, Owner::Domain(1)).unwrap();
         t.assign(2, Owner::SharedWith(0)).unwrap();
-        assert_eq!(t.check_map(0, 0, false), Err(Errno::Inval));
-        assert_eq!(t.check_map(0, 1, false), Err(Errno::Inval));
-        assert_eq!(t.check_map(0, 2, true), Ok(()));
-        assert_eq!(t.check_map(0, 4, false), Err(Errno::Inval));
-        assert_eq!(t.check_map(0, u64::MAX, false), Err(Errno::Inval));
+        assert!(t.get(1).unwrap().mappable_by(1));
+        assert!(!t.get(1).unwrap().mappable_by(0));
+        assert!(t.get(2).unwrap().mappable_by(0));
+        assert_eq!(t.get(1).unwrap().count, 0);
+        assert_eq!(t.get(1).unwrap().page_type, PageType::None);
+        assert!(t.get(4).is_none());
+        assert!(t.get(u64::MAX).is_none());
         assert_eq!(t.assign(99, Owner::Xen), Err(Errno::Inval));
-    }
-
-    #[test]
-    fn writable_count_is_balanced() {
-        let mut frames = [FrameInfo::default(); 2];
-        let mut t = FrameTable::new(&mut frames);
-        t.assign(0, Owner::Domain(3)).unwrap();
-        t.get_writable(0).unwrap();
-        t.get_writable(0).unwrap();
-        t.put_writable(0);
-        assert_eq!(t.get(0).unwrap().page_type, PageType::Writable);
-        t.put_writable(0);
-        assert_eq!(t.get(0).unwrap().page_type, PageType::None);
-        t.put_writable(0);
-        assert_eq!(t.get(0).unwrap().type_count, 0);
     }
 }

@@ -1,5 +1,8 @@
-//! Machine memory: the frame allocator, the frame table of owners and types, and PTE checks.
+//! Machine memory: frames, their owners and types, and the checks on what guests write to them.
 
+pub mod descriptor;
 pub mod frame_alloc;
 pub mod frame_table;
+pub mod page_memory;
+pub mod page_type;
 pub mod pte;

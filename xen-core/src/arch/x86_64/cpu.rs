@@ -97,6 +97,28 @@ pub fn flush_tlb() {
     unsafe { write_cr3(read_cr3()) };
 }
 
+/// Flushes every TLB entry, global ones included, by toggling CR4.PGE.
+pub fn flush_tlb_global() {
+    const PGE: u64 = 1 << 7;
+    let cr4 = read_cr4();
+    if cr4 & PGE == 0 {
+        flush_tlb();
+        return;
+    }
+    // SAFETY: clearing and restoring PGE only changes which translations are cached; both
+    // values were valid CR4 contents a moment ago.
+    unsafe {
+        write_cr4(cr4 & !PGE);
+        write_cr4(cr4);
+    }
+}
+
+/// Writes back and invalidates the caches (MMUEXT_FLUSH_CACHE).
+pub fn wbinvd() {
+    // SAFETY: wbinvd only writes dirty lines back; memory contents stay the same.
+    unsafe { asm!("wbinvd", options(nostack, preserves_flags)) };
+}
+
 /// Executes CPUID.
 pub fn cpuid(leaf: u32, subleaf: u32) -> [u32; 4] {
     let (a, b, c, d): (u32, u32, u32, u32);

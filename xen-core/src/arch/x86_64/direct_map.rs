@@ -55,6 +55,24 @@ pub fn zero_frame(mfn: u64) {
     unsafe { core::ptr::write_bytes(maddr_to_virt(maddr) as *mut u8, 0, PAGE_SIZE as usize) }
 }
 
+/// Copies frame `src` over frame `dst` (MMUEXT_COPY_PAGE).
+pub fn copy_frame(dst: u64, src: u64) {
+    check(dst * PAGE_SIZE, PAGE_SIZE);
+    check(src * PAGE_SIZE, PAGE_SIZE);
+    if dst == src {
+        return;
+    }
+    // SAFETY: two distinct whole frames inside the direct map (checked), so they do not overlap;
+    // the caller holds references that make the copy legitimate.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            maddr_to_virt(src * PAGE_SIZE) as *const u8,
+            maddr_to_virt(dst * PAGE_SIZE) as *mut u8,
+            PAGE_SIZE as usize,
+        )
+    }
+}
+
 /// The bytes `[maddr, maddr + len)` as a slice, for boot modules xen-core reads.
 pub fn bytes(maddr: u64, len: u64) -> &'static [u8] {
     check(maddr, len);

@@ -66,8 +66,8 @@ pub fn copy_to_guest(dst: u64, src: &[u8]) -> Result<(), Errno> {
 /// Plain-old-data ABI structures that may be filled from any guest bytes.
 ///
 /// # Safety
-/// Implementors must be `#[repr(C)]` with no padding-sensitive invariants: every bit pattern
-/// is a valid value.
+/// Implementors must be `#[repr(C)]` (or primitive integers) with no implicit padding (padding
+/// is spelled out as fields), and every bit pattern must be a valid value.
 pub unsafe trait Pod: Copy + Default {}
 
 // SAFETY: all of these are #[repr(C)] structs of integers and integer arrays (hypercall-abi).
@@ -92,6 +92,14 @@ unsafe impl Pod for hypercall_abi::version::XenPlatformParameters {}
 unsafe impl Pod for hypercall_abi::version::XenCompileInfo {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::start_info::StartInfo {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::memory::XenMemoryReservation {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::memory::XenMemoryMap {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::multicall::MulticallEntry {}
+// SAFETY: as above.
+unsafe impl Pod for u16 {}
 // SAFETY: as above.
 unsafe impl Pod for u32 {}
 // SAFETY: as above.

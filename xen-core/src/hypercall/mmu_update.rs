@@ -1,0 +1,98 @@
+//! mmu_update: checked writes of page-table entries and M2P entries, in batches.
+
+use hypercall_abi::Errno;
+use hypercall_abi::layout::guest_range_ok;
+use hypercall_abi::mmu::{
+    MMU_UPDATE_PREEMPTED, MmuRequest, MmuUpdate, decode_foreigndom, decode_mmu_update,
+};
+use xen_core::mm::frame_table::PageType;
+use xen_core::mm::page_memory::PageMemory;
+
+use super::foreign;
+use crate::arch::x86_64::uaccess::{read_guest, write_guest};
+use crate::hypervisor::with_state;
+use crate::mm_glue::with_mm;
+
+/// Size of one request in the guest's array.
+const REQ_SIZE: u64 = 16;
+
+/// Handles mmu_update(reqs, count, pdone, foreigndom): applies the requests in order, stops at
+/// the first error and reports in `*pdone` how many took effect, as Xen does.
+pub fn mmu_update(reqs: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
+    let count = count as u32;
+    // xen-core finishes every batch in one go, so it never hands out continuations.
+    if count & MMU_UPDATE_PREEMPTED != 0 {
+        return Err(Errno::Inval);
+    }
+    if !guest_range_ok(reqs, u64::from(count) * REQ_SIZE) {
+        return Err(Errno::Fault);
+    }
+    let owners = decode_foreigndom(foreigndom as u32);
+    let self_id = with_state(|st| st.dom.id);
+    let pt_owner = match owners.pt_owner {
+        None => self_id,
+        Some(id) if id == self_id => self_id,
+        Some(_) => return Err(Errno::Srch),
+    };
+    let pg_owner = foreign::resolve(self_id, owners.pg_owner)?;
+
+    let mut done: u32 = 0;
+    let mut result = Ok(0);
+    for i in 0..u64::from(count) {
+        let step = read_guest::<MmuUpdate>(reqs + i * REQ_SIZE)
+            .and_then(decode_mmu_update)
+            .and_then(|req| apply(req, pt_owner, pg_owner));
+        if let Err(e) = step {
+            result = Err(e);
+            break;
+        }
+        done += 1;
+    }
+    if pdone != 0 {
+        // As in Xen, a bad pdone pointer does not change the result.
+        let _ = write_guest(pdone, &done);
+    }
+    result
+}
+
+fn apply(req: MmuRequest, pt_owner: u16, pg_owner: u16) -> Result<(), Errno> {
+    match req {
+        MmuRequest::PtUpdate {
+            table,
+            index,
+            value,
+            preserve_ad,
+        } => with_mm(|mm, _| {
+            mm.get_page(table, pt_owner)?;
+            let result = match mm.table_level(pt_owner, table) {
+                // Upper levels may only point at the page-table owner's own tables.
+                Some(level) if level > 1 && pg_owner != pt_owner => Err(Errno::Inval),
+                Some(_) => mm
+                    .mod_entry(pt_owner, pg_owner, table, index, value, preserve_ad)
+                    .map(|_| ()),
+                // Not a page table: Xen writes the word like any store to a writable page.
+                None => match mm.get_page_type(table, pt_owner, PageType::Writable) {
+                    Ok(()) => {
+                        mm.mem.write(table, index, value);
+                        mm.put_page_type(table);
+                        Ok(())
+                    }
+                    Err(_) => Err(Errno::Inval),
+                },
+            };
+            mm.put_page(table);
+            result
+        }),
+        MmuRequest::MachPhys { mfn, pfn } => {
+            // The frame must be the page owner's; the reference only lasts for the check since
+            // nothing else runs while xen-core handles the call.
+            with_mm(|mm, _| {
+                mm.get_page(mfn, pg_owner)?;
+                mm.put_page(mfn);
+                Ok(())
+            })?;
+            with_state(|mut st| st.set_m2p(mfn, pfn));
+            Ok(())
+        }
+    }
+}
