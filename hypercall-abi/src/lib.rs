@@ -19,6 +19,7 @@ pub mod layout;
 pub mod memory;
 pub mod mmu;
 pub mod multicall;
+pub mod physdev;
 pub mod ring;
 pub mod sched;
 pub mod segment;

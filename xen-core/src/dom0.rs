@@ -204,7 +204,8 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         privileged: true,
         shared_info_mfn,
         tot_pages: nr_pages,
-        max_pages: nr_pages,
+        // Xen leaves Dom0's reservation unbounded (its maximum reads as 2^32 - 1).
+        max_pages: u64::from(u32::MAX),
         vm_assist: 0,
         vcpu,
     };

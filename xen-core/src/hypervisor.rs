@@ -42,6 +42,7 @@ impl Hypervisor {
                 alloc: &mut self.alloc,
                 xen_l4_slots: &self.xen_l4_slots,
                 freed: 0,
+                m2p: (self.m2p_maddr, self.frames.len()),
             },
             &mut self.frames,
         )

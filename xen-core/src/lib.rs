@@ -4,6 +4,7 @@
 
 pub mod builder;
 pub mod cmdline;
+pub mod desc_tables;
 pub mod guest_regs;
 pub mod layout;
 pub mod mm;

@@ -6,9 +6,13 @@ mod arch;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
+mod descriptors;
+#[cfg(target_os = "none")]
 mod dom0;
 #[cfg(target_os = "none")]
 mod domain;
+#[cfg(target_os = "none")]
+mod emulate;
 #[cfg(target_os = "none")]
 mod guest_cpuid;
 #[cfg(target_os = "none")]

@@ -8,7 +8,10 @@ use xen_core::mm::page_type::Mm;
 
 use crate::arch::x86_64::{cpu, direct_map};
 use crate::domain::Domain;
-use crate::hypervisor::with_state;
+use crate::hypervisor::{set_m2p, with_state};
+
+/// The M2P value of a frame no domain owns (Xen's INVALID_M2P_ENTRY).
+pub const INVALID_M2P_ENTRY: u64 = u64::MAX;
 
 /// Machine memory as the page-type core sees it.
 pub struct HvMemory<'a> {
@@ -18,6 +21,8 @@ pub struct HvMemory<'a> {
     pub xen_l4_slots: &'a [(usize, u64)],
     /// Frames freed during this operation, by owner (one domain today).
     pub freed: u64,
+    /// Machine address of the M2P, and how many frames it covers.
+    pub m2p: (u64, usize),
 }
 
 impl PageMemory for HvMemory<'_> {
@@ -41,6 +46,8 @@ impl PageMemory for HvMemory<'_> {
     fn free(&mut self, mfn: u64, _owner: DomId) {
         // A freed frame keeps nothing of its last owner.
         direct_map::zero_frame(mfn);
+        // As Xen's allocator does, a free frame has no pseudo-physical frame.
+        set_m2p(self.m2p.0, self.m2p.1, mfn, INVALID_M2P_ENTRY);
         self.alloc.free(mfn as usize);
         self.freed += 1;
     }
@@ -55,6 +62,7 @@ pub fn with_mm<R>(f: impl FnOnce(&mut Mm<'_, HvMemory<'_>>, &mut Domain) -> R) -
             alloc: st.alloc,
             xen_l4_slots: st.xen_l4_slots,
             freed: 0,
+            m2p: (st.m2p_maddr, st.frames.len()),
         };
         let mut mm = Mm::new(st.frames, &mut mem);
         let result = f(&mut mm, st.dom);

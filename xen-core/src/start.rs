@@ -6,7 +6,7 @@ use xen_core::multiboot::{self, PhysMemory};
 use xen_core::{cmdline, layout};
 
 use crate::arch::x86_64::platform::{Exit, exit_machine, mask_legacy_pics};
-use crate::arch::x86_64::{direct_map, entry, gdt, idt, syscall};
+use crate::arch::x86_64::{direct_map, fpu, gdt, idt, syscall};
 use crate::hypervisor::{HV, Hypervisor};
 use crate::{console, dom0, memory};
 
@@ -57,6 +57,7 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
     gdt::init(stack_top);
     idt::init();
     syscall::init();
+    fpu::init();
     mask_legacy_pics();
 
     let mem = memory::init(&info, image_end - layout::DIRECTMAP_BASE);
@@ -77,6 +78,8 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         options,
         dom0: None,
     };
+    // The per-vCPU GDT/LDT area joins the hypervisor's slots before any guest L4 exists.
+    gdt::enable_area(&mut hv.xen_l4_slots);
 
     if options.bench {
         crate::arch::x86_64::bench_floor::measure(&mut hv);
@@ -86,7 +89,7 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         log::error!("PANIC: fatal: no Dom0 kernel given (QEMU: -initrd \"<kernel> <args>\")");
         exit_machine(Exit::Fatal)
     };
-    let (dom, regs) = match dom0::build(&mut hv, module) {
+    let (dom, mut regs) = match dom0::build(&mut hv, module) {
         Ok(built) => built,
         Err(e) => {
             log::error!("PANIC: fatal: could not build Dom0: {e}");
@@ -94,7 +97,13 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         }
     };
     hv.dom0 = Some(dom);
-    HV.with(|slot| *slot = Some(hv));
+    HV.with(|slot| {
+        // The vCPU comes onto the CPU: load its FPU from the static (where, unlike on the boot
+        // stack, its FXSAVE area is aligned).
+        if let Some(dom) = slot.insert(hv).dom0.as_mut() {
+            fpu::load(&mut dom.vcpu.fpu);
+        }
+    });
     log::info!("Starting Dom0 (console output follows)");
-    entry::exit_to_guest_iret(&regs)
+    crate::trap_entry::enter_guest(&mut regs)
 }

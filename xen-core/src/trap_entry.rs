@@ -1,11 +1,18 @@
-//! Where the entry stubs land: user-mode syscalls and exceptions, and faults inside xen-core.
+//! Where the entry stubs land: user-mode syscalls, exceptions, faults inside xen-core, and the
+//! last check before every `iretq` to a guest.
 //! (Hypercalls go from the stub straight to the table in hypercall/dispatch.rs.)
 
+use hypercall_abi::traps::{
+    TRAP_DOUBLE_FAULT, TRAP_GP_FAULT, TRAP_MACHINE_CHECK, TRAP_NMI, TRAP_NO_SEGMENT,
+    TRAP_PAGE_FAULT, TRAP_STACK_ERROR,
+};
 use xen_core::guest_regs::GuestRegs;
+use xen_core::trap::iret::CheckedFrame;
 
-use crate::arch::x86_64::entry::exit_to_guest_iret;
+use crate::arch::x86_64::entry::{self, exit_to_guest};
 use crate::arch::x86_64::platform::{self, exit_machine};
 use crate::arch::x86_64::{cpu, uaccess};
+use crate::domain::Shutdown;
 use crate::guest_trap;
 use crate::hypercall::dispatch::Exit;
 use crate::hypervisor::HV;
@@ -20,29 +27,113 @@ pub extern "C" fn syscall_from_user(regs: &mut GuestRegs) -> u32 {
     .code()
 }
 
-/// An exception: from a guest it is the guest's business; in xen-core it is either a guest
-/// copy that faulted (recovered) or a bug (fatal).
-pub extern "C" fn exception(regs: &mut GuestRegs) -> ! {
-    if regs.cs & 3 == 0 {
-        if let Some(resume) = uaccess::fixup_for(regs.rip) {
-            regs.rip = resume;
-            exit_to_guest_iret(regs);
-        }
-        if regs.entry_vector == 2 {
-            log::warn!("NMI in xen-core; ignored");
-            exit_to_guest_iret(regs);
-        }
-        fatal(regs, "exception in xen-core");
+/// Called by the syscall stub before it leaves a (partial) frame with `iretq`: returns only
+/// once the frame is one the CPU accepts (a bad one becomes the guest's #GP, or the guest's
+/// end).
+pub extern "C" fn syscall_exit_check(regs: &mut GuestRegs) {
+    if let Err(how) = checked(regs) {
+        exit_machine(how)
     }
-    let exit = HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
-        Some(dom) => guest_trap::exception(dom, regs),
-        None => Exit::Stop(platform::Exit::Fatal),
-    });
+}
+
+/// Leaves for the guest with `iretq` from a full frame (after an exception, or at the first
+/// entry), once [`checked`] has made it acceptable.
+pub fn enter_guest(regs: &mut GuestRegs) -> ! {
+    match checked(regs) {
+        Ok(frame) => exit_to_guest(frame),
+        Err(how) => exit_machine(how),
+    }
+}
+
+/// Runs `guest_trap::checked_return` on the running domain: the frame, made one the CPU
+/// accepts, or how the machine stops.
+fn checked(regs: &mut GuestRegs) -> Result<CheckedFrame<'_>, platform::Exit> {
+    HV.with(
+        move |hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
+            Some(dom) => guest_trap::checked_return(dom, regs),
+            None => Err(platform::Exit::Fatal),
+        },
+    )
+}
+
+/// An exception: from a guest it is the guest's business; in xen-core it is an NMI (ignored),
+/// a guest copy that faulted (recovered), a guest `iretq` that faulted (the guest crashes) or a
+/// bug (fatal). A machine check or a double fault is always fatal.
+pub extern "C" fn exception(regs: &mut GuestRegs) -> ! {
+    let vector = regs.entry_vector as u8;
+    if regs.cs & 3 == 0 {
+        in_xen(regs, vector)
+    }
+    match vector {
+        TRAP_MACHINE_CHECK => fatal(regs, "machine check"),
+        TRAP_DOUBLE_FAULT => fatal(regs, "double fault"),
+        _ => {}
+    }
+    let exit = if vector == TRAP_PAGE_FAULT {
+        // Takes the hypervisor state itself (LDT pages and trapped page-table writes first).
+        guest_trap::page_fault(regs)
+    } else if vector == TRAP_GP_FAULT {
+        // Likewise (a `mov` to CR3 needs the page-type core).
+        guest_trap::general_protection(regs)
+    } else {
+        HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
+            Some(dom) => guest_trap::exception(dom, regs),
+            None => Exit::Stop(platform::Exit::Fatal),
+        })
+    };
     match exit {
         Exit::Stop(how) => exit_machine(how),
         // An exception frame is complete: every exit restores all of it.
-        Exit::Sysret | Exit::Iret => exit_to_guest_iret(regs),
+        Exit::Sysret | Exit::Iret => enter_guest(regs),
     }
+}
+
+/// An exception xen-core took itself. The NMI test comes first: an NMI can arrive at any
+/// instruction, a guest copy's or a guest `iretq` included, and must only resume it.
+fn in_xen(regs: &mut GuestRegs, vector: u8) -> ! {
+    if vector == TRAP_NMI {
+        log::warn!("NMI in xen-core; ignored");
+        // SAFETY: the frame is the NMI's, unchanged.
+        unsafe { entry::resume_xen(regs) }
+    }
+    if matches!(vector, TRAP_GP_FAULT | TRAP_PAGE_FAULT)
+        && let Some(resume) = uaccess::fixup_for(regs.rip)
+            .or_else(|| crate::arch::x86_64::msr_safe::fixup_for(regs.rip))
+    {
+        regs.rip = resume;
+        // SAFETY: the frame is this fault's, with RIP moved to the recovery point of the guest
+        // copy (or guest-named MSR read) that faulted.
+        unsafe { entry::resume_xen(regs) }
+    }
+    if matches!(vector, TRAP_NO_SEGMENT | TRAP_STACK_ERROR | TRAP_GP_FAULT)
+        && entry::is_guest_iretq(regs.rip)
+    {
+        guest_iretq_faulted(regs, vector)
+    }
+    match vector {
+        TRAP_MACHINE_CHECK => fatal(regs, "machine check"),
+        _ => fatal(regs, "exception in xen-core"),
+    }
+}
+
+/// `iretq` to a guest faulted although its frame was checked: the check missed a case. The
+/// guest is crashed (Xen would deliver the fault to it; crashing is the conservative answer to
+/// a frame xen-core does not understand), not the machine.
+fn guest_iretq_faulted(regs: &GuestRegs, vector: u8) -> ! {
+    // SAFETY: this exception came from ring 0 at a guest iretq (checked by the caller).
+    let [rip, cs, rflags, rsp, ss] = unsafe { entry::faulted_iret_frame(regs) };
+    let error = regs.error_code;
+    let how = HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
+        Some(dom) => dom.shut_down(
+            Shutdown::Crash,
+            format_args!(
+                "return to the guest faulted (vector {vector}, error {error:#x}): rip {rip:#x} \
+                 cs {cs:#x} rflags {rflags:#x} rsp {rsp:#x} ss {ss:#x}"
+            ),
+        ),
+        None => platform::Exit::Fatal,
+    });
+    exit_machine(how)
 }
 
 /// Prints the registers and stops the machine: xen-core's own invariants are broken.

@@ -59,6 +59,10 @@ pub struct Figure {
 pub const SYSCALL_FLOOR: &str = "syscall_sysret";
 /// The hypercall figure.
 pub const NULL_HYPERCALL: &str = "null_hypercall";
+/// A `syscall` from guest user mode bounced to the guest kernel and back with the iret hypercall.
+pub const SYSCALL_BOUNCE: &str = "syscall_bounce";
+/// Figures shown as a ratio to the bare syscall floor, in this order.
+pub const OVER_FLOOR: [&str; 2] = [NULL_HYPERCALL, SYSCALL_BOUNCE];
 
 /// Parses one console line; `(XEN) `, `(d0) ` and similar tags in front are skipped.
 pub fn parse_line(line: &str) -> Option<Figure> {
@@ -92,14 +96,19 @@ pub fn find<'a>(figures: &'a [Figure], name: &str) -> Option<&'a Figure> {
     figures.iter().rev().find(|f| f.name == name)
 }
 
-/// null_hypercall / syscall_sysret, when both are present and the floor is not zero.
-pub fn hypercall_ratio(figures: &[Figure]) -> Option<f64> {
-    let hypercall = find(figures, NULL_HYPERCALL)?;
+/// `name` / syscall_sysret, when both are present and the floor is not zero.
+pub fn floor_ratio(figures: &[Figure], name: &str) -> Option<f64> {
+    let figure = find(figures, name)?;
     let floor = find(figures, SYSCALL_FLOOR)?;
-    (floor.insns > 0.0).then(|| hypercall.insns / floor.insns)
+    (floor.insns > 0.0).then(|| figure.insns / floor.insns)
 }
 
-/// The figures as a table (name, instructions per operation, n), plus the hypercall ratio.
+/// null_hypercall / syscall_sysret, when both are present and the floor is not zero.
+pub fn hypercall_ratio(figures: &[Figure]) -> Option<f64> {
+    floor_ratio(figures, NULL_HYPERCALL)
+}
+
+/// The figures as a table (name, instructions per operation, n), plus the ratios to the floor.
 pub fn table(figures: &[Figure]) -> String {
     let width = figures
         .iter()
@@ -116,10 +125,10 @@ pub fn table(figures: &[Figure]) -> String {
             f.n
         ));
     }
-    if let Some(ratio) = hypercall_ratio(figures) {
-        out.push_str(&format!(
-            "{NULL_HYPERCALL} / {SYSCALL_FLOOR} = {ratio:.2}\n"
-        ));
+    for name in OVER_FLOOR {
+        if let Some(ratio) = floor_ratio(figures, name) {
+            out.push_str(&format!("{name} / {SYSCALL_FLOOR} = {ratio:.2}\n"));
+        }
     }
     out
 }
@@ -254,5 +263,26 @@ mod tests {
         );
         assert!(lines[2].contains("56.50"));
         assert_eq!(lines[3], "null_hypercall / syscall_sysret = 2.83");
+    }
+
+    #[test]
+    fn the_syscall_bounce_is_shown_against_the_floor() {
+        let figures = parse(
+            "(XEN) BENCH syscall_sysret insns=2 n=16384\r\n\
+             BENCH null_hypercall insns=74 n=10000\r\n\
+             BENCH syscall_bounce insns=896 n=10000\r\n",
+        );
+        assert_eq!(floor_ratio(&figures, SYSCALL_BOUNCE), Some(448.0));
+        let table = table(&figures);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 6);
+        assert!(lines[3].starts_with("syscall_bounce") && lines[3].contains(" 896 "));
+        assert_eq!(lines[4], "null_hypercall / syscall_sysret = 37.00");
+        assert_eq!(lines[5], "syscall_bounce / syscall_sysret = 448.00");
+        assert_eq!(
+            floor_ratio(&figures[1..], SYSCALL_BOUNCE),
+            None,
+            "no floor, no ratio"
+        );
     }
 }

@@ -74,7 +74,7 @@ handlers! {
     hc_xen_version => |_, a| xen_version::xen_version(a[0], a[1]);
     hc_console_io => |_, a| console_io::console_io(a[0], a[1], a[2]);
     hc_sched_op => |call, a| sched_op::sched_op(call, a[0], a[1]);
-    hc_set_trap_table => |_, a| set_trap_table::set_trap_table(a[0]);
+    hc_set_trap_table => |call, a| set_trap_table::hypercall(call, a[0]);
     hc_callback_op => |_, a| callback_op::callback_op(a[0], a[1]);
     hc_set_callbacks => |_, a| callback_op::set_callbacks(a[0], a[1], a[2]);
     hc_stack_switch => |_, a| stack_switch::stack_switch(a[0], a[1]);
@@ -89,6 +89,10 @@ handlers! {
     hc_vm_assist => |_, a| vm_assist::vm_assist(a[0], a[1]);
     hc_iret => |call, _| iret::iret(call);
     hc_set_segment_base => |_, a| set_segment_base::set_segment_base(a[0], a[1]);
+    hc_fpu_taskswitch => |_, a| fpu_taskswitch::fpu_taskswitch(a[0]);
+    hc_set_gdt => |_, a| set_gdt::set_gdt(a[0], a[1]);
+    hc_update_descriptor => |_, a| update_descriptor::update_descriptor(a[0], a[1]);
+    hc_physdev_op => |_, a| physdev_op::physdev_op(a[0], a[1]);
     hc_control => |_, _| Err(if with_state(|st| st.dom.privileged) { Errno::NoSys } else { Errno::Perm });
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
@@ -118,6 +122,10 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::VmAssist as usize] = hc_vm_assist;
     t[Hypercall::Iret as usize] = hc_iret;
     t[Hypercall::SetSegmentBase as usize] = hc_set_segment_base;
+    t[Hypercall::FpuTaskswitch as usize] = hc_fpu_taskswitch;
+    t[Hypercall::SetGdt as usize] = hc_set_gdt;
+    t[Hypercall::UpdateDescriptor as usize] = hc_update_descriptor;
+    t[Hypercall::PhysdevOp as usize] = hc_physdev_op;
     t[Hypercall::Domctl as usize] = hc_control;
     t[Hypercall::Sysctl as usize] = hc_control;
     t

@@ -11,9 +11,11 @@ use crate::arch::x86_64::uaccess::{copy_to_guest, read_guest, write_guest};
 use crate::hypervisor::with_state;
 use crate::mm_glue::with_mm;
 
-/// Largest extent order a domain may ask for (Xen's limit for the hardware domain is higher,
-/// but xen-core hands out single frames only for now).
-const MAX_ORDER: u32 = 0;
+/// Largest extent order an ordinary domain may ask for (Xen's CONFIG_DOMU_MAX_ORDER).
+const DOMU_MAX_ORDER: u32 = 9;
+/// Largest extent order the control and hardware domain may ask for (Xen's
+/// CONFIG_CTLDOM_MAX_ORDER / CONFIG_HWDOM_MAX_ORDER).
+const DOM0_MAX_ORDER: u32 = 12;
 
 /// The reservation operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,11 +32,19 @@ pub fn memory_op(cmd: u64, arg: u64) -> Result<u64, Errno> {
         XENMEM_INCREASE_RESERVATION => reservation(Reservation::Increase, arg, start),
         XENMEM_DECREASE_RESERVATION => reservation(Reservation::Decrease, arg, start),
         XENMEM_POPULATE_PHYSMAP => reservation(Reservation::Populate, arg, start),
-        XENMEM_MAXIMUM_RAM_PAGE => Ok(with_state(|st| st.frames.len() as u64)),
+        // One past the highest RAM frame, as Xen's max_page.
+        XENMEM_MAXIMUM_RAM_PAGE => Ok(with_state(|st| {
+            st.regions
+                .iter()
+                .filter(|r| r.usable)
+                .map(|r| r.base.saturating_add(r.len) >> 12)
+                .max()
+                .unwrap_or(0)
+        })),
         XENMEM_CURRENT_RESERVATION | XENMEM_MAXIMUM_RESERVATION => {
             let domid = read_guest::<DomId>(arg)?;
             with_state(|st| {
-                foreign::resolve(st.dom.id, domid)?;
+                foreign::any_id(st.dom.id, domid).ok_or(Errno::Srch)?;
                 Ok(if op == XENMEM_CURRENT_RESERVATION {
                     st.dom.tot_pages
                 } else {
@@ -51,7 +61,19 @@ pub fn memory_op(cmd: u64, arg: u64) -> Result<u64, Errno> {
 /// were done, counting from `start` (a failure part way is not an error, as in Xen).
 fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
     let r = read_guest::<XenMemoryReservation>(arg)?;
-    with_state(|st| foreign::resolve(st.dom.id, r.domid))?;
+    // As in Xen, an unknown domain, an order too large or a list outside guest memory do no
+    // extent at all rather than fail.
+    let Some(max_order) = with_state(|st| {
+        foreign::any_id(st.dom.id, r.domid).map(|_| {
+            if st.dom.privileged {
+                DOM0_MAX_ORDER
+            } else {
+                DOMU_MAX_ORDER
+            }
+        })
+    }) else {
+        return Ok(start);
+    };
     if start >= r.nr_extents {
         return Ok(start);
     }
@@ -59,24 +81,33 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
         .nr_extents
         .checked_mul(8)
         .is_some_and(|len| guest_range_ok(r.extent_start, len));
-    if r.extent_order > MAX_ORDER || (r.extent_start != 0 && !list_ok) {
+    if r.extent_order > max_order || (r.extent_start != 0 && !list_ok) {
         return Ok(start);
     }
+    let order = r.extent_order;
     // The guest list is read and written entry by entry; a fault there ends the batch.
     let entry = |i: u64| r.extent_start + i * 8;
     let mut i = start;
     while i < r.nr_extents {
         let ok = match kind {
-            Reservation::Decrease => read_guest::<u64>(entry(i))
-                .is_ok_and(|mfn| with_mm(|mm, dom| mm.remove_page(dom.id, mfn)).is_ok()),
-            Reservation::Increase => match allocate() {
+            Reservation::Decrease => read_guest::<u64>(entry(i)).is_ok_and(|mfn| {
+                (0..1u64 << order).all(|j| {
+                    mfn.checked_add(j)
+                        .is_some_and(|f| with_mm(|mm, dom| mm.remove_page(dom.id, f)).is_ok())
+                })
+            }),
+            Reservation::Increase => match allocate(order) {
                 Some(mfn) => r.extent_start == 0 || write_guest(entry(i), &mfn).is_ok(),
                 None => false,
             },
             Reservation::Populate => match read_guest::<u64>(entry(i)) {
-                Ok(pfn) => match allocate() {
+                Ok(pfn) => match allocate(order) {
                     Some(mfn) => {
-                        with_state(|mut st| st.set_m2p(mfn, pfn));
+                        with_state(|mut st| {
+                            for j in 0..1u64 << order {
+                                st.set_m2p(mfn + j, pfn.wrapping_add(j));
+                            }
+                        });
                         write_guest(entry(i), &mfn).is_ok()
                     }
                     None => false,
@@ -92,20 +123,29 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
     Ok(i)
 }
 
-/// Gives the running domain one more zeroed frame, within its maximum reservation.
-fn allocate() -> Option<u64> {
+/// Gives the running domain `2^order` more zeroed, naturally aligned frames within its
+/// maximum reservation; returns the first.
+fn allocate(order: u32) -> Option<u64> {
+    let n = 1u64 << order;
     with_mm(|mm, dom| {
-        if dom.tot_pages >= dom.max_pages {
+        if dom.tot_pages + n > dom.max_pages {
             return None;
         }
-        let mfn = mm.mem.alloc.alloc()? as u64;
-        direct_map::zero_frame(mfn);
-        if mm.allocate(dom.id, mfn).is_err() {
-            mm.mem.alloc.free(mfn as usize);
-            return None;
+        let first = mm.mem.alloc.alloc_aligned(order)? as u64;
+        for mfn in first..first + n {
+            direct_map::zero_frame(mfn);
+            if mm.allocate(dom.id, mfn).is_err() {
+                // Cannot happen for a frame fresh from the allocator; give back what is left
+                // rather than trust it.
+                for rest in mfn..first + n {
+                    mm.mem.alloc.free(rest as usize);
+                }
+                dom.tot_pages += mfn - first;
+                return None;
+            }
         }
-        dom.tot_pages += 1;
-        Some(mfn)
+        dom.tot_pages += n;
+        Some(first)
     })
 }
 

@@ -28,13 +28,13 @@ pub fn mmu_update(reqs: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<
         return Err(Errno::Fault);
     }
     let owners = decode_foreigndom(foreigndom as u32);
-    let self_id = with_state(|st| st.dom.id);
+    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.privileged));
     let pt_owner = match owners.pt_owner {
         None => self_id,
         Some(id) if id == self_id => self_id,
         Some(_) => return Err(Errno::Srch),
     };
-    let pg_owner = foreign::resolve(self_id, owners.pg_owner)?;
+    let pg_owner = foreign::page_owner(self_id, privileged, owners.pg_owner)?;
 
     let mut done: u32 = 0;
     let mut result = Ok(0);

@@ -142,7 +142,9 @@ fn act(req: Request) -> Result<(), Errno> {
                 Err(Errno::Acces)
             }
         }
-        Request::SetLdt { .. } => Err(Errno::NoSys),
+        Request::SetLdt { base, entries } => {
+            with_mm(|mm, dom| crate::descriptors::set_ldt(mm, dom, base, entries))
+        }
         Request::ClearPage { mfn } => with_mm(|mm, dom| {
             writable_ref(mm, dom.id, mfn)?;
             direct_map::zero_frame(mfn);
@@ -183,7 +185,11 @@ pub fn mmuext_op(ops: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u6
     if !guest_range_ok(ops, u64::from(count) * OP_SIZE) {
         return Err(Errno::Fault);
     }
-    foreign::resolve(with_state(|st| st.dom.id), foreigndom as u16)?;
+    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.privileged));
+    // Ops on another domain's frames need more domains (issue 4); DOMID_IO owns no frames.
+    if foreign::page_owner(self_id, privileged, foreigndom as u16)? != self_id {
+        return Err(Errno::Inval);
+    }
     let mut done: u32 = 0;
     let mut result = Ok(0);
     for i in 0..u64::from(count) {

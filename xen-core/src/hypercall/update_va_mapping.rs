@@ -55,7 +55,8 @@ pub fn update_va_mapping_otherdomain(
     flags: u64,
     domid: u64,
 ) -> Result<u64, Errno> {
-    let pg_owner = foreign::resolve(with_state(|st| st.dom.id), domid as u16)?;
+    let pg_owner =
+        with_state(|st| foreign::page_owner(st.dom.id, st.dom.privileged, domid as u16))?;
     update(va, value, flags, Some(pg_owner))
 }
 

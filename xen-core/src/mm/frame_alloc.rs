@@ -1,5 +1,8 @@
 //! A bitmap allocator of 4 KiB machine frames, built from the boot memory map.
 
+/// The largest extent order [`FrameAllocator::alloc_aligned`] hands out (4 GiB).
+pub const MAX_ORDER: u32 = 20;
+
 /// Hands out machine frames. A set bit means the frame is free.
 pub struct FrameAllocator<'a> {
     bitmap: &'a mut [u64],
@@ -104,6 +107,33 @@ impl<'a> FrameAllocator<'a> {
         None
     }
 
+    /// Takes `1 << order` contiguous free frames starting at a multiple of `1 << order` (a
+    /// naturally aligned extent, as Xen's buddy allocator hands out; lowest first) and returns
+    /// the first. None when there is no such extent or `order` > [`MAX_ORDER`].
+    pub fn alloc_aligned(&mut self, order: u32) -> Option<usize> {
+        if order > MAX_ORDER {
+            return None;
+        }
+        let size = 1usize << order;
+        let start = if size < 64 {
+            let mask = (1u64 << size) - 1;
+            self.bitmap.iter().enumerate().find_map(|(word, &w)| {
+                (0..64)
+                    .step_by(size)
+                    .find(|&shift| (w >> shift) & mask == mask)
+                    .map(|shift| word * 64 + shift)
+            })?
+        } else {
+            let words = size / 64;
+            self.bitmap
+                .chunks_exact(words)
+                .position(|chunk| chunk.iter().all(|&w| w == u64::MAX))?
+                * size
+        };
+        self.reserve(start, start + size);
+        Some(start)
+    }
+
     /// Gives a frame back. Freeing a free frame is a hypervisor bug and is ignored.
     pub fn free(&mut self, mfn: usize) {
         self.set(mfn, true);
@@ -148,6 +178,83 @@ mod tests {
         assert_eq!(a.alloc_contiguous(200), None);
         assert_eq!(a.alloc_contiguous(0), None);
         assert_eq!(a.free_frames(), 86);
+    }
+
+    #[test]
+    fn aligned_extents() {
+        let mut bits = [0u64; 8];
+        let mut a = FrameAllocator::new(&mut bits);
+        a.add_free(3, 512);
+        a.reserve(130, 131);
+        // Order 0 takes the lowest free frame, as alloc does.
+        assert_eq!(a.alloc_aligned(0), Some(3));
+        assert_eq!(a.alloc(), Some(4));
+        // Order 1 skips the odd frame 5, order 5 the extent 128..160 holding the used 130.
+        assert_eq!(a.alloc_aligned(1), Some(6));
+        assert_eq!(a.alloc_aligned(3), Some(8));
+        assert_eq!(a.alloc_aligned(6), Some(64));
+        assert_eq!(a.alloc_aligned(7), Some(256));
+        assert_eq!(a.alloc_aligned(7), Some(384));
+        assert_eq!(a.alloc_aligned(7), None); // 128..256 holds the used 130
+        assert_eq!(a.alloc_aligned(2), Some(16));
+        assert_eq!(a.alloc_aligned(5), Some(32));
+        assert_eq!(a.alloc_aligned(5), Some(128 + 32));
+        for (order, start) in [
+            (1, 6),
+            (3, 8),
+            (6, 64),
+            (7, 256),
+            (7, 384),
+            (2, 16),
+            (5, 32),
+            (5, 160),
+        ] {
+            assert_eq!(start % (1 << order), 0);
+            assert!(
+                (start..start + (1 << order)).all(|m| !a.is_free(m)),
+                "{start}"
+            );
+        }
+        assert!(a.is_free(5) && a.is_free(20) && a.is_free(128) && a.is_free(131));
+        assert_eq!(
+            a.free_frames(),
+            508 - 1 - 1 - 2 - 8 - 64 - 128 - 128 - 4 - 32 - 32
+        );
+    }
+
+    #[test]
+    fn aligned_extents_run_out() {
+        let mut bits = [0u64; 4];
+        let mut a = FrameAllocator::new(&mut bits);
+        assert_eq!(a.alloc_aligned(0), None);
+        a.add_free(0, 256);
+        assert_eq!(a.alloc_aligned(9), None); // larger than the machine
+        assert_eq!(a.alloc_aligned(MAX_ORDER + 1), None);
+        assert_eq!(a.alloc_aligned(u32::MAX), None);
+        assert_eq!(a.alloc_aligned(8), Some(0));
+        assert_eq!(a.alloc_aligned(0), None);
+        assert_eq!(a.free_frames(), 0);
+        // Free frames that never form an aligned extent of the order asked for.
+        for m in (1..256).step_by(2) {
+            a.free(m);
+        }
+        assert_eq!(a.alloc_aligned(1), None);
+        let odd: Vec<_> = core::iter::from_fn(|| a.alloc_aligned(0)).collect();
+        assert_eq!(odd, (1..256).step_by(2).collect::<Vec<_>>());
+        // No overlap: every frame handed out once, whatever the mix of orders.
+        a.add_free(0, 256);
+        let mut taken = [false; 256];
+        for order in [3, 0, 5, 1, 2, 4, 0, 6, 3, 1, 5, 2, 7, 0, 4] {
+            if let Some(start) = a.alloc_aligned(order) {
+                for (m, t) in taken.iter_mut().enumerate().skip(start).take(1 << order) {
+                    assert!(!*t, "{m} handed out twice");
+                    *t = true;
+                }
+            }
+        }
+        let used = taken.iter().filter(|&&t| t).count();
+        assert_eq!(a.free_frames(), 256 - used);
+        assert!((0..256).all(|m| taken[m] != a.is_free(m)));
     }
 
     #[test]

@@ -28,18 +28,19 @@
 //! - Pin: -EINVAL when the frame is not the domain's; a validation error passed up; pinning a
 //!   pinned frame -EINVAL with the references just taken dropped again. Unpin: -EINVAL when the
 //!   frame is not the domain's or not pinned.
-//! - Removing a page (`guest_remove_page`) unpins it if pinned and drops the allocation
-//!   reference; mappings and other references keep the frame alive until they go.
+//! - Removing a page (`guest_remove_page`) drops the allocation reference only (0 and nothing
+//!   changed when it is already gone, -EINVAL when the frame is not the domain's or free); a
+//!   pin, mappings and other references keep the frame alive until they go. Xen 4.17 keeps
+//!   the pin (observed): a removed pinned table is freed when the guest unpins it.
 //! - `mmu_update` on an L4 slot of the hypervisor: -EINVAL.
 //!
 //! Differences from Xen: a failed validation is undone at once (Xen may leave a partly
 //! validated table to be torn down on the next hypercall); nothing is preemptible; frames
-//! outside the frame table (MMIO) are never mapped, not even by Dom0; removing a frame whose
-//! allocation reference is already gone is -EINVAL (Xen answers 0 and changes nothing); a frame
-//! whose last type reference goes is untyped at once (Xen keeps a Writable or descriptor type
-//! at count 0 and flushes lazily when the type changes), so `flush_tlb` is raised whenever a
-//! frame leaves Writable or is freed; `mod_entry` only writes page tables (for any other frame
-//! Xen's mmu_update does a plain write under a Writable type reference: the caller's job).
+//! outside the frame table (MMIO) are never mapped, not even by Dom0; a frame whose last type
+//! reference goes is untyped at once (Xen keeps a Writable or descriptor type at count 0 and
+//! flushes lazily when the type changes), so `flush_tlb` is raised whenever a frame leaves
+//! Writable or is freed; `mod_entry` only writes page tables (for any other frame Xen's
+//! mmu_update does a plain write under a Writable type reference: the caller's job).
 //!
 //! Self-reference during validation: while a table is being checked it already carries its
 //! type with one reference and `validated == false`. Any request for it as a table of another
@@ -327,28 +328,18 @@ impl<'a, M: PageMemory> Mm<'a, M> {
         }
     }
 
-    /// decrease_reservation of one frame: must be dom's allocated frame (else -EINVAL);
-    /// unpins if pinned, drops the allocated ref. A still-referenced frame lives on until its
-    /// last ref (then `mem.free` is called once).
+    /// decrease_reservation of one frame (Xen's `guest_remove_page`): the frame must be
+    /// Domain(dom)'s and in use (else -EINVAL). Drops the allocation reference if it is still
+    /// held; a frame whose allocation reference already went is left alone (Ok). A pin is kept:
+    /// the frame lives on until it is unpinned and its last reference goes (then `mem.free` is
+    /// called once).
     pub fn remove_page(&mut self, dom: DomId, mfn: u64) -> Result<(), Errno> {
-        let info = self.frames.get(mfn).ok_or(Errno::Inval)?;
-        if info.owner != Owner::Domain(dom) || !info.allocated || info.count == 0 {
+        let info = self.frames.get_mut(mfn).ok_or(Errno::Inval)?;
+        if info.owner != Owner::Domain(dom) || info.count == 0 {
             return Err(Errno::Inval);
         }
-        let pinned = info.pinned;
-        // As Xen: a temporary reference so the frame goes only at the very end.
-        let held = self.hold(mfn);
-        if pinned {
-            if let Some(i) = self.frames.get_mut(mfn) {
-                i.pinned = false;
-            }
-            self.put_page_and_type(mfn);
-        }
-        if let Some(i) = self.frames.get_mut(mfn) {
-            i.allocated = false;
-        }
-        self.put_page(mfn);
-        if held {
+        if info.allocated {
+            info.allocated = false;
             self.put_page(mfn);
         }
         Ok(())

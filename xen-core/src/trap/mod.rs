@@ -2,4 +2,9 @@
 
 pub mod bounce;
 pub mod decode;
+pub mod insn;
 pub mod iret;
+pub mod msr;
+pub mod port_io;
+pub mod priv_op;
+pub mod pte_write;

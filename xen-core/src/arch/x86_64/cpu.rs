@@ -42,6 +42,14 @@ pub unsafe fn wrmsr(msr: u32, value: u64) {
     };
 }
 
+/// CR0.
+pub fn read_cr0() -> u64 {
+    let v: u64;
+    // SAFETY: reading CR0 has no side effects at CPL 0.
+    unsafe { asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
 /// The faulting address of the last page fault.
 pub fn read_cr2() -> u64 {
     let v: u64;

@@ -2,25 +2,39 @@
 //!
 //! Every entry from a guest builds a [`GuestRegs`] frame at the top of the hypervisor stack
 //! (TSS.RSP0 = `boot_stack_top`).
-//! - `syscall` (the hypercall hot path) saves only what Rust may clobber, calls the handler
-//!   from the hypercall table and returns with `sysretq`, or `iretq` when the handler changed
-//!   the frame. The callee-saved slots of that frame are not filled.
+//! - `syscall` (the hypercall hot path) saves only what Rust may clobber and marks the frame
+//!   [`ENTRY_SYSCALL`] (a partial frame: the callee-saved slots are neither filled nor restored),
+//!   calls the handler from the hypercall table and returns with `sysretq`, or with `iretq`
+//!   when the handler changed the frame. `sysretq` is only used to a canonical RIP: on Intel
+//!   CPUs a non-canonical RCX makes `sysretq` raise #GP in ring 0 on the guest's stack (XSA-7).
+//!   Every `iretq` to a guest first goes through `trap_entry::syscall_exit_check`, which makes
+//!   the frame one the CPU accepts.
 //! - Exceptions save every register and jump to a Rust function that never returns; it leaves
-//!   through [`exit_to_guest_iret`]. The 168-byte frame leaves RSP at 8 mod 16, exactly as
+//!   through [`exit_to_guest`] with a frame checked by `trap::iret::check_frame`, or through
+//!   [`resume_xen`] back into xen-core. The 168-byte frame leaves RSP at 8 mod 16, exactly as
 //!   after a `call`, so the Rust side sees an aligned stack.
+//! - If a guest `iretq` faults anyway (the check is wrong), the fault arrives from ring 0 with
+//!   RIP at one of the two `iretq`s ([`is_guest_iretq`]) and the guest's frame at its RSP
+//!   ([`faulted_iret_frame`]); `trap_entry` crashes the guest instead of the machine.
 
 use core::arch::global_asm;
+use core::mem::offset_of;
 use core::sync::atomic::AtomicBool;
 
-use xen_core::guest_regs::GuestRegs;
+use xen_core::guest_regs::{ENTRY_SYSCALL, GuestRegs};
+use xen_core::trap::iret::CheckedFrame;
+
+// The syscall stub sets the vector with one byte store.
+const _: () = assert!(ENTRY_SYSCALL & 0xff == 0 && ENTRY_SYSCALL >> 8 <= 0xff);
 
 global_asm!(
     r#"
     .section .text.entry, "ax"
 
-    /* The partial frame: the return frame with CS = \cs, a zero error/vector slot, the
-       caller-saved registers, room for the callee-saved ones and 8 bytes to align the call.
-       Leaves RDI pointing at the GuestRegs. */
+    /* The partial frame: the return frame with CS = \cs, error code 0 and vector
+       ENTRY_SYSCALL, the caller-saved registers, room for the callee-saved ones (never
+       written: see GuestRegs) and 8 bytes to align the call. Leaves RDI pointing at the
+       GuestRegs. */
     .macro SYSCALL_FRAME cs
     mov [rip + syscall_saved_rsp], rsp
     lea rsp, [rip + boot_stack_top]
@@ -30,6 +44,7 @@ global_asm!(
     push \cs
     push rcx
     push 0
+    mov byte ptr [rsp + 5], {entry_syscall_hi}
     push rdi
     push rsi
     push rdx
@@ -46,7 +61,8 @@ global_asm!(
     /* syscall from a guest: RCX = guest RIP, R11 = guest RFLAGS, RSP still the guest's.
        The hot path: a partial frame (callee-saved registers stay live in the CPU, since the
        Rust side is called and returns), then a hypercall from guest kernel mode goes straight
-       through the hypercall table. Handlers return 0 to leave with sysretq, 1 with iretq. */
+       through the hypercall table. Handlers return 0 to leave with sysretq (the frame as the
+       syscall left it, RAX aside), 1 with iretq. */
     .global syscall_entry
     .balign 16
 syscall_entry:
@@ -59,21 +75,25 @@ syscall_entry:
     call [rcx + rax * 8]
 2:  test eax, eax
     jnz syscall_exit_iret
-    add rsp, 56
-    pop r11
+    /* RCX = RIP; a non-canonical one (sar by 47 gives neither 0 nor -1) takes iretq, whose
+       check turns it into the #GP the guest would get on hardware. */
+    mov rcx, [rsp + {rip_slot}]
+    mov r11, rcx
+    sar r11, 47
+    inc r11d
+    cmp r11d, 1
+    ja syscall_exit_iret
+    add rsp, 64                     /* alignment, callee-saved slots, R11 (sysretq sets it) */
     pop r10
     pop r9
     pop r8
     pop rax
-    pop rcx
+    add rsp, 8                      /* RCX: sysretq sets it to RIP */
     pop rdx
     pop rsi
     pop rdi
-    add rsp, 8
-    pop rcx
-    add rsp, 8
-    pop r11
-    pop rsp
+    mov r11, [rsp + 24]             /* RFLAGS */
+    mov rsp, [rsp + 32]             /* RSP */
     sysretq
 3:  call {from_user}
     jmp 2b
@@ -88,8 +108,11 @@ syscall32_entry:
     call {from_user}
     jmp 2b
 
-    /* Leave a partial (syscall) frame with iretq: the callee-saved registers are live. */
+    /* Leave a partial (syscall) frame with iretq once the check has made it acceptable (the
+       check never returns otherwise); the callee-saved registers are live. */
 syscall_exit_iret:
+    lea rdi, [rsp + 8]
+    call {exit_check}
     add rsp, 56
     pop r11
     pop r10
@@ -101,13 +124,12 @@ syscall_exit_iret:
     pop rsi
     pop rdi
     add rsp, 8
+    .global syscall_iretq
+syscall_iretq:
     iretq
 
-    /* fn(regs: &GuestRegs) -> !: restore every register and iretq (to a guest, or back into
-       xen-core after a recovered fault). */
-    .global exit_to_guest_iret
-    .balign 16
-exit_to_guest_iret:
+    /* Restore every register of the full frame at RDI; leaves RSP at its RIP slot. */
+    .macro RESTORE_FULL
     mov rsp, rdi
     pop r15
     pop r14
@@ -125,6 +147,22 @@ exit_to_guest_iret:
     pop rsi
     pop rdi
     add rsp, 8
+    .endm
+
+    /* fn(regs: &GuestRegs) -> !: to a guest, with a checked frame. */
+    .global exit_full_to_guest
+    .balign 16
+exit_full_to_guest:
+    RESTORE_FULL
+    .global full_iretq
+full_iretq:
+    iretq
+
+    /* fn(regs: &GuestRegs) -> !: back into xen-core (an NMI, a recovered fault). */
+    .global exit_full_to_xen
+    .balign 16
+exit_full_to_xen:
+    RESTORE_FULL
     iretq
 
     .macro EXC_NOERR vec
@@ -221,6 +259,9 @@ syscall_saved_rsp:
     from_user = sym crate::trap_entry::syscall_from_user,
     no_such_hypercall = sym crate::hypercall::dispatch::no_such_hypercall,
     trap_rust = sym crate::trap_entry::exception,
+    exit_check = sym crate::trap_entry::syscall_exit_check,
+    entry_syscall_hi = const ENTRY_SYSCALL >> 8,
+    rip_slot = const 8 + offset_of!(GuestRegs, rip),
 );
 
 /// True while the running vCPU is in guest user mode: a `syscall` then is not a hypercall.
@@ -239,15 +280,50 @@ unsafe extern "C" {
 }
 
 unsafe extern "C" {
-    #[link_name = "exit_to_guest_iret"]
-    fn iret_stub(regs: *const GuestRegs) -> !;
+    fn exit_full_to_guest(regs: *const GuestRegs) -> !;
+    fn exit_full_to_xen(regs: *const GuestRegs) -> !;
+    fn syscall_iretq();
+    fn full_iretq();
 }
 
-/// Restores `regs` with `iretq`: to a guest after a trap, a bounce or the iret hypercall, or back
-/// into xen-core after a recovered fault.
-pub fn exit_to_guest_iret(regs: &GuestRegs) -> ! {
-    // SAFETY: `regs` is a complete frame built by an entry stub; for a guest, the selectors are
-    // the flat ring-3 ones and RIP/RSP were checked canonical (trap::iret, trap::bounce), and
-    // RFLAGS has IOPL 0, so iretq cannot fault in xen-core.
-    unsafe { iret_stub(regs) }
+/// Restores a full frame and returns to the guest with `iretq`: after a trap, a bounce, or at
+/// the first entry. The frame was checked, so `iretq` cannot fault in xen-core.
+pub fn exit_to_guest(frame: CheckedFrame<'_>) -> ! {
+    // SAFETY: a CheckedFrame has flat ring-3 selectors (RPL 3), a RIP the CPU accepts for its
+    // code selector and RFLAGS without IOPL or VM and with IF set: iretq to it cannot fault in
+    // xen-core and leaves the guest at CPL 3 with interrupts on. Every register it restores is
+    // the guest's own (a complete frame: it is not a partial syscall frame, whose exits are
+    // the syscall stub's).
+    unsafe { exit_full_to_guest(frame.regs()) }
+}
+
+/// Returns into xen-core from an exception it took itself (an NMI, a guest copy that faulted).
+///
+/// # Safety
+/// `regs` must be the frame the CPU and `exception_common` built for an exception taken in
+/// xen-core (CS RPL 0), unchanged except for a RIP moved to a recovery point of the interrupted
+/// code (`uaccess::fixup_for`).
+pub unsafe fn resume_xen(regs: &GuestRegs) -> ! {
+    // SAFETY: per the contract the frame resumes xen-core's own interrupted code, with the
+    // registers and stack it had, at a point where it expects to continue.
+    unsafe { exit_full_to_xen(regs) }
+}
+
+/// Whether `rip` is one of the two `iretq` instructions that return to a guest.
+pub fn is_guest_iretq(rip: u64) -> bool {
+    rip == syscall_iretq as *const () as u64 || rip == full_iretq as *const () as u64
+}
+
+/// The return frame (RIP, CS, RFLAGS, RSP, SS) that a faulting guest `iretq` was using. In the
+/// fault's own frame (`regs`), the general registers are the guest's (all restored before the
+/// `iretq`), and RSP is where the return frame lies.
+///
+/// # Safety
+/// `regs` must be the frame of an exception that xen-core took at a guest `iretq`
+/// ([`is_guest_iretq`] of its RIP, CS RPL 0).
+pub unsafe fn faulted_iret_frame(regs: &GuestRegs) -> [u64; 5] {
+    // SAFETY: at the iretq, RSP pointed at the five words it pops, on the hypervisor stack;
+    // the CPU pushed the fault's frame below them (aligned down, at the same privilege level),
+    // and exception_common below that, so they are intact, aligned and readable.
+    unsafe { core::ptr::read(regs.rsp as *const [u64; 5]) }
 }

@@ -643,8 +643,17 @@ fn removing_a_mapped_frame_defers_the_free() {
     assert!(w.mem.freed.is_empty());
     assert_eq!(w.info(2).owner, Owner::Domain(0));
     assert!(!w.info(2).allocated);
-    // Gone from the reservation already: a second removal is refused.
-    assert_eq!(w.mm().remove_page(0, 2), Err(Errno::Inval));
+    // Gone from the reservation already but still the domain's: a second removal is
+    // accepted and changes nothing (Xen 4.17 answers the same).
+    let before = w.snapshot();
+    let mut mm = w.mm();
+    assert_eq!(mm.remove_page(0, 2), Ok(()));
+    assert!(!mm.flush_tlb);
+    assert_eq!(w.snapshot(), before);
+    assert!(w.mem.freed.is_empty());
+    // Not the other domain's to remove.
+    assert_eq!(w.mm().remove_page(1, 2), Err(Errno::Inval));
+    assert_eq!(w.snapshot(), before);
     // New mappings are still possible while it lives (as in Xen).
     w.mm().mod_entry(0, 0, 1, 0, 0, false).unwrap();
     assert!(w.mem.freed.is_empty());
@@ -672,30 +681,111 @@ fn removing_a_mapped_frame_defers_the_free() {
 }
 
 #[test]
-fn removing_a_pinned_table_unpins_it() {
+fn removing_a_pinned_table_keeps_the_pin() {
     let mut w = World::new();
     w.alloc(0, 1..5);
     w.set(1, 0, pte(2, P | RW));
     w.set(2, 0, pte(3, P | RW));
     w.set(2, 1, pte(1, P)); // the L1 maps its parent read-only
     w.mm().pin(0, 1, 2).unwrap();
+    let pinned = w.info(1);
     w.mm().remove_page(0, 1).unwrap();
     w.check();
+    // Only the allocation reference went: the pin and the type stay, nothing is freed.
+    assert!(w.mem.freed.is_empty());
+    let removed = w.info(1);
+    assert!(removed.pinned && removed.validated && !removed.allocated);
+    assert_eq!(removed.page_type, PageType::PageTable(2));
+    assert_eq!(removed.count, pinned.count - 1);
+    assert_eq!(removed.type_count, pinned.type_count);
+    assert_eq!(w.info(2).page_type, PageType::PageTable(1));
+    assert_eq!(w.mm().table_level(0, 1), Some(2));
+    // Removing it again is accepted and changes nothing; pinning it again is refused.
+    let before = w.snapshot();
+    assert_eq!(w.mm().remove_page(0, 1), Ok(()));
+    assert_eq!(w.mm().pin(0, 1, 2), Err(Errno::Inval));
+    assert_eq!(w.snapshot(), before);
+    // The guest's unpin lets it go, with its whole tree.
+    w.mm().unpin(0, 1).unwrap();
+    w.check();
     assert_eq!(w.mem.freed, vec![(1, 0)]);
+    assert_eq!(w.info(1), FrameInfo::default());
     assert_eq!(w.info(2).page_type, PageType::None);
     assert_eq!(w.info(3).count, 1);
-    // A pinned child still referenced by a pinned parent lives on until the parent lets go.
-    w.set(2, 1, 0); // frame 1 is gone
+    assert_eq!(w.mm().unpin(0, 1), Err(Errno::Inval));
+    assert_eq!(w.mm().remove_page(0, 1), Err(Errno::Inval));
+    w.check();
+}
+
+#[test]
+fn a_removed_pinned_table_goes_with_its_last_reference() {
+    let mut w = World::new();
+    w.alloc(0, 1..5);
+    w.set(2, 0, pte(3, P | RW));
     w.set(4, 0, pte(2, P | RW));
     w.mm().pin(0, 4, 2).unwrap();
     w.mm().pin(0, 2, 1).unwrap();
     w.mm().remove_page(0, 2).unwrap();
     w.check();
-    assert_eq!(w.mem.freed, vec![(1, 0)]);
-    assert_eq!(w.info(2).page_type, PageType::PageTable(1));
+    // Parent gone: the child still has its pin.
     w.mm().unpin(0, 4).unwrap();
     w.check();
-    assert_eq!(w.mem.freed, vec![(1, 0), (2, 0)]);
+    assert!(w.mem.freed.is_empty());
+    assert_eq!(w.info(2).page_type, PageType::PageTable(1));
+    assert_eq!(w.info(2).count, 1);
+    // Its pin is the last reference.
+    w.mm().unpin(0, 2).unwrap();
+    w.check();
+    assert_eq!(w.mem.freed, vec![(2, 0)]);
+    assert_eq!(w.info(3).count, 1);
+    assert_eq!(w.info(3).page_type, PageType::None);
+    // The other order: a removed child still pinned, parent and pin dropped child first.
+    w.alloc(0, [2]);
+    w.mm().pin(0, 4, 2).unwrap();
+    w.mm().pin(0, 2, 1).unwrap();
+    w.mm().remove_page(0, 2).unwrap();
+    w.mm().unpin(0, 2).unwrap();
+    w.check();
+    assert_eq!(w.mem.freed, vec![(2, 0)]);
+    assert_eq!(w.info(2).count, 1); // the parent's entry
+    w.mm().unpin(0, 4).unwrap();
+    w.check();
+    assert_eq!(w.mem.freed, vec![(2, 0), (2, 0)]);
+}
+
+#[test]
+fn removal_needs_a_frame_of_the_domain_in_use() {
+    let mut w = World::new();
+    w.alloc(0, [1]);
+    w.alloc(1, [2]);
+    w.frames.assign(3, Owner::Domain(0)).unwrap(); // owned, but no reference: free
+    w.mm().share_with(0, 4).unwrap();
+    let before = w.snapshot();
+    for (dom, mfn) in [
+        (0, 2),
+        (1, 1),
+        (0, 3),
+        (0, 4),
+        (1, 4),
+        (0, 5),
+        (0, N as u64),
+    ] {
+        assert_eq!(
+            w.mm().remove_page(dom, mfn),
+            Err(Errno::Inval),
+            "{dom}/{mfn}"
+        );
+    }
+    assert_eq!(w.snapshot(), before);
+    assert!(w.mem.freed.is_empty());
+    // An unmapped frame goes at once, exactly once.
+    let mut mm = w.mm();
+    mm.remove_page(0, 1).unwrap();
+    assert!(mm.flush_tlb);
+    assert_eq!(w.mem.freed, vec![(1, 0)]);
+    assert_eq!(w.mm().remove_page(0, 1), Err(Errno::Inval));
+    assert_eq!(w.mem.freed, vec![(1, 0)]);
+    w.check();
 }
 
 #[test]
@@ -1027,6 +1117,8 @@ struct Coverage {
     failed_validations: u32,
     linear_tables: u32,
     frees: u32,
+    pinned_removals: u32,
+    repeated_removals: u32,
 }
 
 #[test]
@@ -1115,8 +1207,24 @@ fn random_walks_stay_consistent() {
                     }
                 }
                 16 => {
-                    // May free several frames: unpinning a table can release removed children.
-                    let _ = w.mm().remove_page(dom, any);
+                    // Frees at most the frame itself, and only when nothing else holds it.
+                    let before = w.frames.get(any).copied();
+                    let result = w.mm().remove_page(dom, any);
+                    let after = w.frames.get(any).copied();
+                    match (result, before) {
+                        (Ok(()), Some(b)) if !b.allocated => {
+                            cov.repeated_removals += 1;
+                            assert_eq!(after, before, "seed {seed}: {any} changed");
+                        }
+                        (Ok(()), Some(b)) => {
+                            cov.pinned_removals += u32::from(b.pinned);
+                            let a = after.unwrap();
+                            assert!(!a.allocated, "seed {seed}: {any}");
+                            assert_eq!(a.pinned, b.pinned, "seed {seed}: {any}");
+                        }
+                        (Ok(()), None) => panic!("seed {seed}: removed {any}"),
+                        (Err(_), _) => assert_eq!(after, before, "seed {seed}: {any}"),
+                    }
                 }
                 _ => {
                     if w.mm().allocate(dom, any).is_ok() {
@@ -1186,4 +1294,6 @@ fn random_walks_stay_consistent() {
     assert!(cov.failed_validations >= 100, "{}", cov.failed_validations);
     assert!(cov.linear_tables >= 10, "{}", cov.linear_tables);
     assert!(cov.frees >= 10, "{}", cov.frees);
+    assert!(cov.pinned_removals >= 5, "{}", cov.pinned_removals);
+    assert!(cov.repeated_removals >= 5, "{}", cov.repeated_removals);
 }
