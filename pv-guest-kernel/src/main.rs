@@ -11,10 +11,19 @@ mod bench;
 mod boot;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
+mod conform_cpu;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod conform_mm;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
 mod console;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
 mod faults;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod isolate;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
 mod mode;

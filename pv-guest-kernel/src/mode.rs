@@ -11,6 +11,16 @@ pub enum Mode {
     FaultHvWrite,
     /// Print instruction counts of an empty loop and a null hypercall.
     Bench,
+    /// conform=mmu: page tables, mmu_update, update_va_mapping and mmuext_op conformance.
+    ConformMmu,
+    /// conform=memory: memory_op reservations and queries conformance.
+    ConformMemory,
+    /// conform=multicall: multicall conformance.
+    ConformMulticall,
+    /// conform=traps|softint|user|fpu|desc|priv: a CPU conformance guest.
+    ConformCpu(crate::conform_cpu::area::Area),
+    /// isolate=<name>: an isolation check a hostile guest must fail at.
+    Isolate(crate::isolate::check::Check),
 }
 
 impl Mode {
@@ -29,6 +39,15 @@ impl Mode {
             b"fault=nohandler" => Some(Mode::FaultNoHandler),
             b"fault=hvwrite" => Some(Mode::FaultHvWrite),
             b"bench" => Some(Mode::Bench),
+            b"conform=mmu" => Some(Mode::ConformMmu),
+            b"conform=memory" => Some(Mode::ConformMemory),
+            b"conform=multicall" => Some(Mode::ConformMulticall),
+            w if w.starts_with(b"isolate=") => {
+                crate::isolate::check::Check::from_word(w).map(Mode::Isolate)
+            }
+            w if crate::conform_cpu::area::Area::from_word(w).is_some() => {
+                crate::conform_cpu::area::Area::from_word(w).map(Mode::ConformCpu)
+            }
             _ => None,
         }
     }

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod guest_verdict;
 pub mod images;
 pub mod markers;
 pub mod report;

@@ -1,12 +1,22 @@
 //! x86-64 PV guest specifics: entry, hypercalls, exception and syscall entry, CPU access.
+pub mod access;
 pub mod boot;
+pub mod bounce_bench;
+pub mod calls;
+pub mod conform;
 pub mod cpu;
+pub mod descriptors;
+pub mod frames;
 pub mod hypercall;
 pub mod layout;
 pub mod memory;
+pub mod memory_calls;
+pub mod mmu_calls;
+pub mod multicall;
 pub mod notes;
 pub mod probes;
 pub mod timing;
 pub mod traps;
 pub mod user;
+pub mod window;
 pub mod xen;
