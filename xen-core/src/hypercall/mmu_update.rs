@@ -1,32 +1,18 @@
 //! mmu_update: checked writes of page-table entries and M2P entries, in batches.
 
 use hypercall_abi::Errno;
-use hypercall_abi::layout::guest_range_ok;
-use hypercall_abi::mmu::{
-    MMU_UPDATE_PREEMPTED, MmuRequest, MmuUpdate, decode_foreigndom, decode_mmu_update,
-};
+use hypercall_abi::mmu::{MmuRequest, MmuUpdate, decode_foreigndom, decode_mmu_update};
 use xen_core::mm::frame_table::PageType;
 use xen_core::mm::page_memory::PageMemory;
 
-use super::foreign;
-use crate::arch::x86_64::uaccess::{read_guest, write_guest};
+use super::{batch, foreign};
 use crate::hypervisor::with_state;
 use crate::mm_glue::with_mm;
-
-/// Size of one request in the guest's array.
-const REQ_SIZE: u64 = 16;
 
 /// Handles mmu_update(reqs, count, pdone, foreigndom): applies the requests in order, stops at
 /// the first error and reports in `*pdone` how many took effect, as Xen does.
 pub fn mmu_update(reqs: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
-    let count = count as u32;
-    // xen-core finishes every batch in one go, so it never hands out continuations.
-    if count & MMU_UPDATE_PREEMPTED != 0 {
-        return Err(Errno::Inval);
-    }
-    if !guest_range_ok(reqs, u64::from(count) * REQ_SIZE) {
-        return Err(Errno::Fault);
-    }
+    let count = batch::check::<MmuUpdate>(reqs, count)?;
     let owners = decode_foreigndom(foreigndom as u32);
     let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.privileged));
     let pt_owner = match owners.pt_owner {
@@ -36,23 +22,9 @@ pub fn mmu_update(reqs: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<
     };
     let pg_owner = foreign::page_owner(self_id, privileged, owners.pg_owner)?;
 
-    let mut done: u32 = 0;
-    let mut result = Ok(0);
-    for i in 0..u64::from(count) {
-        let step = read_guest::<MmuUpdate>(reqs + i * REQ_SIZE)
-            .and_then(decode_mmu_update)
-            .and_then(|req| apply(req, pt_owner, pg_owner));
-        if let Err(e) = step {
-            result = Err(e);
-            break;
-        }
-        done += 1;
-    }
-    if pdone != 0 {
-        // As in Xen, a bad pdone pointer does not change the result.
-        let _ = write_guest(pdone, &done);
-    }
-    result
+    batch::run(reqs, count, pdone, |req: MmuUpdate| {
+        apply(decode_mmu_update(req)?, pt_owner, pg_owner)
+    })
 }
 
 fn apply(req: MmuRequest, pt_owner: u16, pg_owner: u16) -> Result<(), Errno> {

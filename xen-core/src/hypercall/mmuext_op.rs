@@ -2,18 +2,16 @@
 
 use hypercall_abi::Errno;
 use hypercall_abi::layout::guest_range_ok;
-use hypercall_abi::mmu::{MMU_UPDATE_PREEMPTED, MmuextCmd, MmuextOp};
+use hypercall_abi::mmu::{MmuextCmd, MmuextOp};
 use xen_core::layout::PAGE_SIZE;
 use xen_core::mm::frame_table::PageType;
 
-use super::foreign;
-use crate::arch::x86_64::uaccess::{read_guest, write_guest};
+use super::{batch, foreign};
+use crate::arch::x86_64::uaccess::read_guest;
 use crate::arch::x86_64::{cpu, direct_map, paging};
 use crate::hypervisor::with_state;
 use crate::mm_glue::with_mm;
 
-/// Size of one op in the guest's array.
-const OP_SIZE: u64 = 24;
 /// Most LDT entries a guest may ask for (Xen's limit).
 const MAX_LDT_ENTRIES: u64 = 8192;
 
@@ -178,33 +176,11 @@ fn writable_ref<M: xen_core::mm::page_memory::PageMemory>(
 /// Handles mmuext_op(ops, count, pdone, foreigndom): runs the ops in order, stops at the first
 /// error, and reports how many completed in `*pdone`.
 pub fn mmuext_op(ops: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
-    let count = count as u32;
-    if count & MMU_UPDATE_PREEMPTED != 0 {
-        return Err(Errno::Inval);
-    }
-    if !guest_range_ok(ops, u64::from(count) * OP_SIZE) {
-        return Err(Errno::Fault);
-    }
+    let count = batch::check::<MmuextOp>(ops, count)?;
     let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.privileged));
     // Ops on another domain's frames need more domains (issue 4); DOMID_IO owns no frames.
     if foreign::page_owner(self_id, privileged, foreigndom as u16)? != self_id {
         return Err(Errno::Inval);
     }
-    let mut done: u32 = 0;
-    let mut result = Ok(0);
-    for i in 0..u64::from(count) {
-        let step = read_guest::<MmuextOp>(ops + i * OP_SIZE)
-            .and_then(|op| decode(&op))
-            .and_then(act);
-        if let Err(e) = step {
-            result = Err(e);
-            break;
-        }
-        done += 1;
-    }
-    if pdone != 0 {
-        // As in Xen, a bad pdone pointer does not change the result.
-        let _ = write_guest(pdone, &done);
-    }
-    result
+    batch::run(ops, count, pdone, |op: MmuextOp| act(decode(&op)?))
 }

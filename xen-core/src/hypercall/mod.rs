@@ -1,5 +1,6 @@
 //! Hypercall handlers: each decodes its arguments into a typed request, then acts.
 
+pub mod batch;
 pub mod callback_op;
 pub mod console_io;
 pub mod dispatch;
