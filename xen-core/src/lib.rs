@@ -2,12 +2,18 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod builder;
 pub mod cmdline;
 pub mod desc_tables;
+pub mod event;
+pub mod grant;
 pub mod guest_regs;
 pub mod layout;
 pub mod mm;
 pub mod multiboot;
+pub mod sched;
+pub mod time;
 pub mod trap;
 pub mod vcpu;

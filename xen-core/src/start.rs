@@ -6,7 +6,7 @@ use xen_core::multiboot::{self, PhysMemory};
 use xen_core::{cmdline, layout};
 
 use crate::arch::x86_64::platform::{Exit, exit_machine, mask_legacy_pics};
-use crate::arch::x86_64::{direct_map, fpu, gdt, idt, syscall};
+use crate::arch::x86_64::{direct_map, fpu, gdt, heap, idt, syscall};
 use crate::hypervisor::{HV, Hypervisor};
 use crate::{console, dom0, memory};
 
@@ -60,7 +60,8 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
     fpu::init();
     mask_legacy_pics();
 
-    let mem = memory::init(&info, image_end - layout::DIRECTMAP_BASE);
+    let mut mem = memory::init(&info, image_end - layout::DIRECTMAP_BASE);
+    heap::init(&mut mem.alloc);
     log::info!(
         "Memory: {} MiB managed, {} MiB free",
         (mem.nr_frames * layout::PAGE_SIZE) >> 20,

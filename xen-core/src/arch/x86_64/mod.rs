@@ -8,6 +8,7 @@ pub mod direct_map;
 pub mod entry;
 pub mod fpu;
 pub mod gdt;
+pub mod heap;
 pub mod idt;
 pub mod msr_safe;
 pub mod paging;

@@ -1,0 +1,1 @@
+//! The credit scheduler: per-domain weights and caps, credits, boost, CPU-time accounting.
