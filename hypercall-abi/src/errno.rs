@@ -30,6 +30,8 @@ pub enum Errno {
     Busy = 16,
     /// Already exists.
     Exist = 17,
+    /// No such device (a debug register alias turned off by CR4.DE).
+    NoDev = 19,
     /// Invalid argument.
     Inval = 22,
     /// No space left.
@@ -44,7 +46,7 @@ pub enum Errno {
 
 impl Errno {
     /// Every variant, in numeric order.
-    pub const ALL: [Errno; 18] = [
+    pub const ALL: [Errno; 19] = [
         Errno::Perm,
         Errno::NoEnt,
         Errno::Srch,
@@ -58,6 +60,7 @@ impl Errno {
         Errno::Fault,
         Errno::Busy,
         Errno::Exist,
+        Errno::NoDev,
         Errno::Inval,
         Errno::NoSpc,
         Errno::Range,
@@ -91,6 +94,7 @@ impl Errno {
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
             Errno::Exist => "EEXIST",
+            Errno::NoDev => "ENODEV",
             Errno::Inval => "EINVAL",
             Errno::NoSpc => "ENOSPC",
             Errno::Range => "ERANGE",
@@ -111,7 +115,7 @@ mod tests {
     use super::*;
 
     /// (variant, Linux/Xen errno value, name) from xen/include/public/errno.h.
-    const TABLE: [(Errno, i32, &str); 18] = [
+    const TABLE: [(Errno, i32, &str); 19] = [
         (Errno::Perm, 1, "EPERM"),
         (Errno::NoEnt, 2, "ENOENT"),
         (Errno::Srch, 3, "ESRCH"),
@@ -125,6 +129,7 @@ mod tests {
         (Errno::Fault, 14, "EFAULT"),
         (Errno::Busy, 16, "EBUSY"),
         (Errno::Exist, 17, "EEXIST"),
+        (Errno::NoDev, 19, "ENODEV"),
         (Errno::Inval, 22, "EINVAL"),
         (Errno::NoSpc, 28, "ENOSPC"),
         (Errno::Range, 34, "ERANGE"),
@@ -144,7 +149,7 @@ mod tests {
 
     #[test]
     fn all_lists_every_variant_once() {
-        let from_table: [Errno; 18] = TABLE.map(|(e, _, _)| e);
+        let from_table: [Errno; 19] = TABLE.map(|(e, _, _)| e);
         assert_eq!(Errno::ALL, from_table);
     }
 

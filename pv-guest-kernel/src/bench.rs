@@ -1,7 +1,9 @@
-//! Benchmarks: instructions per empty-loop iteration, per null hypercall and per user-to-kernel
-//! `syscall` bounce.
+//! Benchmarks: instructions per empty-loop iteration, null hypercall, `syscall` bounce and
+//! page-table write (batched, trapped, native).
 // Exact under QEMU's `-icount shift=0,sleep=off`, where rdtsc counts instructions.
 
+use crate::arch::x86_64::mmu_bench::{self, NotMeasured};
+use crate::arch::x86_64::window::Slot;
 use crate::arch::x86_64::{bounce_bench, timing, xen};
 use crate::console::kprintln;
 
@@ -22,6 +24,9 @@ pub fn run() -> ! {
         N
     );
     syscall_bounce(empty);
+    if let Err(NotMeasured(why)) = page_table_writes() {
+        kprintln!("bench: page-table writes not measured: {}", why);
+    }
     xen::power_off()
 }
 
@@ -40,4 +45,61 @@ fn syscall_bounce(empty: u64) {
         bounces.saturating_sub(empty) / N,
         N
     );
+}
+
+/// Page-table entries written per figure.
+const PTE_WRITES: u64 = 4096;
+
+/// One page-table write costs this many instructions when done as mmu_update batches of 1,
+/// 16 and 64 entries, as a trapped store the hypervisor emulates, and as a plain store to
+/// ordinary memory (the floor: a kernel that owns its page tables). Each figure is per entry
+/// and includes the guest's own loop.
+fn page_table_writes() -> Result<(), NotMeasured> {
+    let bench = mmu_bench::setup()?;
+    for n in [1, 16, mmu_bench::MAX_BATCH] {
+        let rounds = PTE_WRITES / n as u64;
+        let _ = bench.time_batches(n, 2)?;
+        let ticks = bench.time_batches(n, rounds)?;
+        kprintln!(
+            "BENCH mmu_update_batch{} insns={} n={}",
+            n,
+            per_entry(ticks),
+            PTE_WRITES
+        );
+    }
+    let (table_slot, page_slot) = (Slot::get(0), Slot::get(1));
+    let (Some(table_slot), Some(page_slot)) = (table_slot, page_slot) else {
+        return Err(NotMeasured("no window slot"));
+    };
+    let n = mmu_bench::MAX_BATCH;
+    let rounds = PTE_WRITES / n as u64;
+    let _ = bench.time_trapped(table_slot, n, 2)?;
+    let trapped = bench.time_trapped(table_slot, n, rounds)?;
+    kprintln!(
+        "BENCH pte_write_trapped insns={} n={}",
+        per_entry(trapped),
+        PTE_WRITES
+    );
+    let _ = bench.time_native(page_slot, n, 2)?;
+    let native = bench.time_native(page_slot, n, rounds)?;
+    kprintln!(
+        "BENCH pte_write_native insns={} n={}",
+        per_entry(native),
+        PTE_WRITES
+    );
+    Ok(())
+}
+
+/// Instructions per entry, with two decimals (the console has no floats: fixed point).
+fn per_entry(ticks: u64) -> PerEntry {
+    PerEntry(ticks * 100 / PTE_WRITES)
+}
+
+/// Hundredths of an instruction, printed as `<whole>.<two digits>`.
+struct PerEntry(u64);
+
+impl core::fmt::Display for PerEntry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
 }

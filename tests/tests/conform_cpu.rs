@@ -59,7 +59,6 @@ fn passes_on_xen_417(area: &str) {
 }
 
 #[test]
-#[ignore = "xen-core differs from Xen 4.17 here (open in issue 3): get_debugreg is -ENOSYS, and int $0x80 through a DPL-0 gate is #GP instead of Xen's int80 delivery"]
 fn traps_pass_on_xen_core() {
     passes_on_xen_core("traps");
 }
@@ -113,7 +112,6 @@ fn descriptor_tables_pass_on_xen_417() {
 }
 
 #[test]
-#[ignore = "xen-core differs from Xen 4.17 here (open in issue 3): emulated CR0 reads lack AM"]
 fn privileged_instructions_pass_on_xen_core() {
     passes_on_xen_core("priv");
 }

@@ -3,6 +3,7 @@
 use hypercall_abi::traps::*;
 use xen_core::guest_regs::{GuestRegs, SYSCALL_INSN_LEN};
 use xen_core::trap::bounce::{Bounce, enter_handler, enter_syscall_callback, frame_for};
+use xen_core::trap::debug_regs;
 use xen_core::trap::decode::{FORCED_CPUID_LEN, Instruction, decode_ud};
 use xen_core::trap::iret::{CheckedFrame, check_frame};
 use xen_core::trap::priv_op::{self, PrivInsn, PrivOp};
@@ -204,6 +205,11 @@ pub fn exception(dom: &mut Domain, regs: &mut GuestRegs) -> Exit {
             return Exit::Iret;
         }
         TRAP_NO_DEVICE => return device_not_available(dom, regs),
+        // The guest reads the cause with get_debugreg(6), as in Xen.
+        TRAP_DEBUG => {
+            let hw = cpu::take_dr6(debug_regs::DR6_DEFAULT);
+            dom.vcpu.debug_regs[6] = debug_regs::after_debug_trap(dom.vcpu.debug_regs[6], hw);
+        }
         // Forced emulation works in guest user mode too (Xen refuses it there only when CPUID
         // faulting is on, which xen-core does not offer).
         TRAP_INVALID_OP => {

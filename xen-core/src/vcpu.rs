@@ -2,6 +2,8 @@
 
 use hypercall_abi::segment::{FLAT_KERNEL_CS64, FLAT_KERNEL_SS64};
 
+use crate::trap::debug_regs::{DR6_DEFAULT, DR7_DEFAULT};
+
 /// One entry of the guest's virtual IDT (set_trap_table).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TrapEntry {
@@ -96,11 +98,6 @@ pub struct FpuState {
     /// to the guest's trap 7.
     pub virtual_ts: bool,
 }
-
-/// DR6 at reset (its reserved bits read as one).
-pub const DR6_DEFAULT: u64 = 0xffff_0ff0;
-/// DR7 at reset (bit 10 reads as one).
-pub const DR7_DEFAULT: u64 = 0x400;
 
 /// What xen-core keeps per PV vCPU besides the live registers.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -63,6 +63,22 @@ pub const NULL_HYPERCALL: &str = "null_hypercall";
 pub const SYSCALL_BOUNCE: &str = "syscall_bounce";
 /// Figures shown as a ratio to the bare syscall floor, in this order.
 pub const OVER_FLOOR: [&str; 2] = [NULL_HYPERCALL, SYSCALL_BOUNCE];
+/// Per-entry cost of page-table writes made with mmu_update in batches of 1, 16 and 64.
+pub const MMU_UPDATE_BATCHES: [&str; 3] = [
+    "mmu_update_batch1",
+    "mmu_update_batch16",
+    "mmu_update_batch64",
+];
+/// The same writes as plain stores to a read-only page table, each trapped and emulated.
+pub const PTE_WRITE_TRAPPED: &str = "pte_write_trapped";
+/// The same stores to ordinary memory: what a kernel owning its page tables pays.
+pub const PTE_WRITE_NATIVE: &str = "pte_write_native";
+/// Page-table write figures shown as a ratio, (numerator, denominator): what trapping costs
+/// over batching, and what batching costs over native stores.
+pub const PTE_RATIOS: [(&str, &str); 2] = [
+    (PTE_WRITE_TRAPPED, MMU_UPDATE_BATCHES[2]),
+    (MMU_UPDATE_BATCHES[2], PTE_WRITE_NATIVE),
+];
 
 /// Parses one console line; `(XEN) `, `(d0) ` and similar tags in front are skipped.
 pub fn parse_line(line: &str) -> Option<Figure> {
@@ -98,8 +114,13 @@ pub fn find<'a>(figures: &'a [Figure], name: &str) -> Option<&'a Figure> {
 
 /// `name` / syscall_sysret, when both are present and the floor is not zero.
 pub fn floor_ratio(figures: &[Figure], name: &str) -> Option<f64> {
-    let figure = find(figures, name)?;
-    let floor = find(figures, SYSCALL_FLOOR)?;
+    ratio(figures, name, SYSCALL_FLOOR)
+}
+
+/// `num` / `den`, when both are present and `den` is not zero.
+pub fn ratio(figures: &[Figure], num: &str, den: &str) -> Option<f64> {
+    let figure = find(figures, num)?;
+    let floor = find(figures, den)?;
     (floor.insns > 0.0).then(|| figure.insns / floor.insns)
 }
 
@@ -125,9 +146,10 @@ pub fn table(figures: &[Figure]) -> String {
             f.n
         ));
     }
-    for name in OVER_FLOOR {
-        if let Some(ratio) = floor_ratio(figures, name) {
-            out.push_str(&format!("{name} / {SYSCALL_FLOOR} = {ratio:.2}\n"));
+    let pairs = OVER_FLOOR.iter().map(|&name| (name, SYSCALL_FLOOR));
+    for (num, den) in pairs.chain(PTE_RATIOS) {
+        if let Some(r) = ratio(figures, num, den) {
+            out.push_str(&format!("{num} / {den} = {r:.2}\n"));
         }
     }
     out
@@ -263,6 +285,21 @@ mod tests {
         );
         assert!(lines[2].contains("56.50"));
         assert_eq!(lines[3], "null_hypercall / syscall_sysret = 2.83");
+    }
+
+    #[test]
+    fn page_table_writes_are_shown_against_batching_and_native_stores() {
+        let figures = parse(
+            "BENCH mmu_update_batch64 insns=365 n=4096\r\n\
+             BENCH pte_write_trapped insns=1095 n=4096\r\n\
+             BENCH pte_write_native insns=12.5 n=4096\r\n",
+        );
+        let table = table(&figures);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 6);
+        assert_eq!(lines[4], "pte_write_trapped / mmu_update_batch64 = 3.00");
+        assert_eq!(lines[5], "mmu_update_batch64 / pte_write_native = 29.20");
+        assert_eq!(ratio(&figures, PTE_WRITE_TRAPPED, "nothing"), None);
     }
 
     #[test]

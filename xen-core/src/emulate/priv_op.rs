@@ -13,31 +13,29 @@
 //! - CR4 reads show PAE, MCE, OSFXSR, OSXMMEXCPT as the CPU has them plus the bits the guest
 //!   controls (TSD, DE, FSGSBASE, OSXSAVE, within what the CPU offers); writes store those.
 //!   xen-core does not apply them to the CPU (Xen does).
-//! - DR0-DR3 and DR6 read back what the guest wrote (DR6's reserved bits as ones); DR7
-//!   accepts only values that arm nothing (xen-core offers no breakpoints; Xen does) and reads
-//!   0x400. DR4/DR5 alias DR6/DR7 unless the guest set CR4.DE (then #UD).
+//! - Debug registers follow `xen_core::trap::debug_regs`, as set/get_debugreg do: a refused
+//!   write is #GP, DR4/DR5 with CR4.DE set are #UD.
 //! - `wbinvd` is a no-op for a DomU and flushes caches for Dom0.
 //! - `cli`/`sti` are no-ops when the virtual IOPL allows them, else #GP.
 //! - MSRs: `xen_core::trap::msr`.
 
-use hypercall_abi::layout::is_canonical;
 use hypercall_abi::traps::{TRAP_GP_FAULT, TRAP_INVALID_OP};
 use xen_core::guest_regs::GuestRegs;
+use xen_core::trap::debug_regs;
 use xen_core::trap::insn::{gpr, write_gpr};
 use xen_core::trap::msr::{self, MsrWrite};
 use xen_core::trap::port_io::iopl_ok;
 use xen_core::trap::priv_op::{PrivInsn, PrivOp};
-use xen_core::vcpu::{DR6_DEFAULT, DR7_DEFAULT};
 
-use xen_core::mm::frame_table::PageType;
 use xen_core::trap::priv_op::decode;
 
 use super::fetch::instruction_bytes;
 use super::msr_env::HwMsrEnv;
 use super::port;
-use crate::arch::x86_64::{cpu, fpu, paging};
+use crate::arch::x86_64::{cpu, fpu};
 use crate::domain::Domain;
 use crate::hypercall::dispatch::Exit;
+use crate::hypercall::mmuext_op::new_guest_cr3;
 use crate::mm_glue::with_mm;
 
 /// What became of the trapping instruction.
@@ -60,7 +58,6 @@ pub enum Outcome {
 
 const CR0_TS: u64 = 1 << 3;
 const CR4_TSD: u64 = 1 << 2;
-const CR4_DE: u64 = 1 << 3;
 const CR4_PAE: u64 = 1 << 5;
 const CR4_MCE: u64 = 1 << 6;
 const CR4_OSFXSR: u64 = 1 << 9;
@@ -106,7 +103,7 @@ fn cr4_guest_mask() -> u64 {
         mask |= CR4_TSD;
     }
     if d1 & (1 << 2) != 0 {
-        mask |= CR4_DE;
+        mask |= debug_regs::CR4_DE;
     }
     if b7 & 1 != 0 {
         mask |= CR4_FSGSBASE;
@@ -216,36 +213,21 @@ pub fn emulate(dom: &mut Domain, regs: &mut GuestRegs, insn: PrivInsn) -> Outcom
             Outcome::Resume
         }
         PrivOp::ReadDr { dr, gpr: reg } => {
-            let dr = match dr {
-                4 | 5 if dom.vcpu.cr4_guest & CR4_DE != 0 => return ud(),
-                4 | 5 => dr + 2,
-                d => d,
+            let Ok(dr) = debug_regs::resolve(u64::from(dr), dom.vcpu.cr4_guest) else {
+                return ud();
             };
-            let value = match dr {
-                0..=3 | 6 | 7 => dom.vcpu.debug_regs[usize::from(dr)],
-                _ => return ud(),
-            };
-            write_gpr(regs, reg, 8, false, value);
+            write_gpr(regs, reg, 8, false, dom.vcpu.debug_regs[dr]);
             regs.advance_rip(len);
             Outcome::Resume
         }
         PrivOp::WriteDr { dr, gpr: reg } => {
-            let dr = match dr {
-                4 | 5 if dom.vcpu.cr4_guest & CR4_DE != 0 => return ud(),
-                4 | 5 => dr + 2,
-                d => d,
+            let Ok(dr) = debug_regs::resolve(u64::from(dr), dom.vcpu.cr4_guest) else {
+                return ud();
             };
-            let value = gpr(regs, reg);
-            let stored = match dr {
-                0..=3 if is_canonical(value) => value,
-                // B0-B3, BD, BS, BT are the guest's; the reserved bits read as one.
-                6 if value >> 32 == 0 => (value & 0xe00f) | DR6_DEFAULT,
-                // Nothing armed: breakpoints are not offered (Xen offers them).
-                7 if value >> 32 == 0 && value & 0xff == 0 => DR7_DEFAULT,
-                0..=7 => return gp(),
-                _ => return ud(),
+            let Ok(stored) = debug_regs::write_value(dr, gpr(regs, reg)) else {
+                return gp();
             };
-            dom.vcpu.debug_regs[usize::from(dr)] = stored;
+            dom.vcpu.debug_regs[dr] = stored;
             regs.advance_rip(len);
             Outcome::Resume
         }
@@ -280,19 +262,7 @@ pub fn write_cr3(regs: &mut GuestRegs) -> Option<Exit> {
         if !dom.vcpu.kernel_mode {
             return None;
         }
-        let old = dom.vcpu.kernel_l4;
-        if mfn != old {
-            mm.get_page_and_type(mfn, dom.id, PageType::PageTable(4))
-                .ok()?;
-            // The LDT's pages were found through the old tables.
-            crate::descriptors::destroy_ldt(mm, dom);
-            dom.vcpu.kernel_l4 = mfn;
-            if old != 0 {
-                mm.put_page_and_type(old);
-            }
-        }
-        paging::load_guest_l4(mfn);
-        cpu::flush_tlb_global();
+        new_guest_cr3(mm, dom, mfn).ok()?;
         regs.advance_rip(u64::from(insn.len));
         Some(Exit::Iret)
     })

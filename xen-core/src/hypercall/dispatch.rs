@@ -93,6 +93,8 @@ handlers! {
     hc_set_gdt => |_, a| set_gdt::set_gdt(a[0], a[1]);
     hc_update_descriptor => |_, a| update_descriptor::update_descriptor(a[0], a[1]);
     hc_physdev_op => |_, a| physdev_op::physdev_op(a[0], a[1]);
+    hc_set_debugreg => |_, a| debugreg::set_debugreg(a[0], a[1]);
+    hc_get_debugreg => |_, a| debugreg::get_debugreg(a[0]);
     hc_control => |_, _| Err(if with_state(|st| st.dom.privileged) { Errno::NoSys } else { Errno::Perm });
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
@@ -126,6 +128,8 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::SetGdt as usize] = hc_set_gdt;
     t[Hypercall::UpdateDescriptor as usize] = hc_update_descriptor;
     t[Hypercall::PhysdevOp as usize] = hc_physdev_op;
+    t[Hypercall::SetDebugreg as usize] = hc_set_debugreg;
+    t[Hypercall::GetDebugreg as usize] = hc_get_debugreg;
     t[Hypercall::Domctl as usize] = hc_control;
     t[Hypercall::Sysctl as usize] = hc_control;
     t

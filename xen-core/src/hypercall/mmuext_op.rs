@@ -5,10 +5,13 @@ use hypercall_abi::layout::guest_range_ok;
 use hypercall_abi::mmu::{MmuextCmd, MmuextOp};
 use xen_core::layout::PAGE_SIZE;
 use xen_core::mm::frame_table::PageType;
+use xen_core::mm::page_memory::PageMemory;
+use xen_core::mm::page_type::Mm;
 
 use super::{batch, foreign};
 use crate::arch::x86_64::uaccess::read_guest;
 use crate::arch::x86_64::{cpu, direct_map, paging};
+use crate::domain::Domain;
 use crate::hypervisor::with_state;
 use crate::mm_glue::with_mm;
 
@@ -83,24 +86,34 @@ fn decode(op: &MmuextOp) -> Result<Request, Errno> {
     })
 }
 
+/// Switches the vCPU's kernel page tables to L4 `mfn` (Xen's `new_guest_cr3`, for mmuext
+/// new_baseptr and an emulated `mov` to CR3): the frame must take the L4 type; the LDT's
+/// mapped pages, found through the old tables, are dropped; guest user mappings are global
+/// (as in Xen), so the whole TLB goes.
+pub fn new_guest_cr3<M: PageMemory>(
+    mm: &mut Mm<'_, M>,
+    dom: &mut Domain,
+    mfn: u64,
+) -> Result<(), Errno> {
+    let old = dom.vcpu.kernel_l4;
+    if mfn != old {
+        mm.get_page_and_type(mfn, dom.id, PageType::PageTable(4))?;
+        crate::descriptors::destroy_ldt(mm, dom);
+        dom.vcpu.kernel_l4 = mfn;
+        if old != 0 {
+            mm.put_page_and_type(old);
+        }
+    }
+    paging::load_guest_l4(mfn);
+    cpu::flush_tlb_global();
+    Ok(())
+}
+
 fn act(req: Request) -> Result<(), Errno> {
     match req {
         Request::Pin { mfn, level } => with_mm(|mm, dom| mm.pin(dom.id, mfn, level)),
         Request::Unpin { mfn } => with_mm(|mm, dom| mm.unpin(dom.id, mfn)),
-        Request::NewBaseptr { mfn } => with_mm(|mm, dom| {
-            let old = dom.vcpu.kernel_l4;
-            if mfn != old {
-                mm.get_page_and_type(mfn, dom.id, PageType::PageTable(4))?;
-                dom.vcpu.kernel_l4 = mfn;
-                if old != 0 {
-                    mm.put_page_and_type(old);
-                }
-            }
-            paging::load_guest_l4(mfn);
-            // Guest user mappings are global (as in Xen): a new address space drops them.
-            cpu::flush_tlb_global();
-            Ok(())
-        }),
+        Request::NewBaseptr { mfn } => with_mm(|mm, dom| new_guest_cr3(mm, dom, mfn)),
         Request::NewUserBaseptr { mfn } => with_mm(|mm, dom| {
             let old = dom.vcpu.user_l4;
             if mfn == old {

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod callback_op;
 pub mod console_io;
+pub mod debugreg;
 pub mod dispatch;
 pub mod foreign;
 pub mod fpu_taskswitch;

@@ -1,6 +1,7 @@
 //! Exceptions, callbacks and returns of PV guests: the frame logic, free of hardware.
 
 pub mod bounce;
+pub mod debug_regs;
 pub mod decode;
 pub mod insn;
 pub mod iret;

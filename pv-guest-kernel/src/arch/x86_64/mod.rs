@@ -11,6 +11,7 @@ pub mod hypercall;
 pub mod layout;
 pub mod memory;
 pub mod memory_calls;
+pub mod mmu_bench;
 pub mod mmu_calls;
 pub mod multicall;
 pub mod notes;

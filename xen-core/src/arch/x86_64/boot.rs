@@ -66,7 +66,7 @@ _start32:
     movl %ebp, %esi
 
     movl %cr0, %eax
-    orl $0x80010001, %eax              /* PG | WP | PE */
+    orl $0x80050001, %eax              /* PG | AM | WP | PE (AM as Xen: guest user code may opt into #AC) */
     movl %eax, %cr0
 
     lgdt boot_gdt_ptr
@@ -86,7 +86,7 @@ boot_long_mode:
     movabsq $boot_stack_top, %rsp
     xorl %ebp, %ebp
     movabsq $xen_start_64, %rax
-    jmp *%rax
+    call *%rax                         /* call, not jmp: Rust expects rsp = 8 mod 16 on entry */
 
     .section .boot.data, "aw"
     .balign 8

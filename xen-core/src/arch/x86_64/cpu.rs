@@ -50,6 +50,18 @@ pub fn read_cr0() -> u64 {
     v
 }
 
+/// Takes the CPU's DR6 (what the last #DB reported) and resets it to `reset`, since the CPU
+/// never clears DR6's status bits itself.
+pub fn take_dr6(reset: u64) -> u64 {
+    let v: u64;
+    // SAFETY: DR6 only reports debug status; reading it and writing back a value with its
+    // reserved bits as the CPU wants them has no other effect at CPL 0.
+    unsafe {
+        asm!("mov {}, dr6", "mov dr6, {}", out(reg) v, in(reg) reset, options(nomem, nostack, preserves_flags))
+    };
+    v
+}
+
 /// The faulting address of the last page fault.
 pub fn read_cr2() -> u64 {
     let v: u64;

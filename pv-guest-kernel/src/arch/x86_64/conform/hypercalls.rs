@@ -29,6 +29,13 @@ pub fn get_debugreg(reg: u64) -> i64 {
     unsafe { hc(Hypercall::GetDebugreg, reg, 0, 0, 0, 0) }
 }
 
+/// set_debugreg(`reg`, `value`): 0 or -errno.
+pub fn set_debugreg(reg: u64, value: u64) -> i64 {
+    // SAFETY: only the vCPU's virtual debug register changes; no memory is passed. The
+    // conformance guest arms no breakpoint, so no #DB can follow from it.
+    unsafe { hc(Hypercall::SetDebugreg, reg, value, 0, 0, 0) }
+}
+
 /// physdev_op(PHYSDEVOP_set_iopl, `iopl`).
 pub fn set_iopl(iopl: u32) -> i64 {
     let request = PhysdevSetIopl { iopl };
