@@ -227,6 +227,82 @@ const _: () = assert!(offset_of!(GnttabQuerySize, max_nr_frames) == 8);
 const _: () = assert!(offset_of!(GnttabQuerySize, status) == 12);
 const _: () = assert!(offset_of!(GnttabQuerySize, pad1) == 14);
 
+/// Copy flag: the source is a grant reference of `source.domid` (else a frame of the caller).
+pub const GNTCOPY_SOURCE_GREF: u16 = 1 << 0;
+/// Copy flag: the destination is a grant reference of `dest.domid` (else a frame of the caller).
+pub const GNTCOPY_DEST_GREF: u16 = 1 << 1;
+
+/// Continuation bits above the command number of grant_table_op (`GNTTABOP_CONTINUATION_ARG_SHIFT`).
+pub const GNTTABOP_CONTINUATION_ARG_SHIFT: u32 = 12;
+/// Mask of the command number in grant_table_op's first argument (`GNTTABOP_CMD_MASK`).
+pub const GNTTABOP_CMD_MASK: u32 = (1 << GNTTABOP_CONTINUATION_ARG_SHIFT) - 1;
+
+/// One side of a grant copy (`struct gnttab_copy_ptr`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GnttabCopyPtr {
+    /// The union `u`: a grant reference (low 32 bits) or a frame number (`xen_pfn_t`).
+    pub u: u64,
+    /// The domain the grant reference belongs to (DOMID_SELF for a frame).
+    pub domid: DomId,
+    /// Byte offset in the page.
+    pub offset: u16,
+    /// Padding (C alignment).
+    pub pad: u32,
+}
+const _: () = assert!(size_of::<GnttabCopyPtr>() == 16);
+const _: () = assert!(offset_of!(GnttabCopyPtr, u) == 0);
+const _: () = assert!(offset_of!(GnttabCopyPtr, domid) == 8);
+const _: () = assert!(offset_of!(GnttabCopyPtr, offset) == 10);
+
+/// One element of `GNTTABOP_copy` (`struct gnttab_copy`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GnttabCopy {
+    /// In: where to copy from.
+    pub source: GnttabCopyPtr,
+    /// In: where to copy to.
+    pub dest: GnttabCopyPtr,
+    /// In: number of bytes.
+    pub len: u16,
+    /// In: `GNTCOPY_*`.
+    pub flags: u16,
+    /// Out: `GNTST_*`.
+    pub status: i16,
+    /// Padding (C alignment).
+    pub pad: u16,
+}
+const _: () = assert!(size_of::<GnttabCopy>() == 40);
+const _: () = assert!(offset_of!(GnttabCopy, source) == 0);
+const _: () = assert!(offset_of!(GnttabCopy, dest) == 16);
+const _: () = assert!(offset_of!(GnttabCopy, len) == 32);
+const _: () = assert!(offset_of!(GnttabCopy, flags) == 34);
+const _: () = assert!(offset_of!(GnttabCopy, status) == 36);
+
+/// Argument of `GNTTABOP_set_version` (`struct gnttab_set_version`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GnttabSetVersion {
+    /// In: the version wanted; out: the version in force.
+    pub version: u32,
+}
+const _: () = assert!(size_of::<GnttabSetVersion>() == 4);
+
+/// Argument of `GNTTABOP_get_version` (`struct gnttab_get_version`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GnttabGetVersion {
+    /// In: domain (DOMID_SELF unless privileged).
+    pub dom: DomId,
+    /// Padding (C alignment).
+    pub pad: u16,
+    /// Out: the domain's grant table version.
+    pub version: u32,
+}
+const _: () = assert!(size_of::<GnttabGetVersion>() == 8);
+const _: () = assert!(offset_of!(GnttabGetVersion, dom) == 0);
+const _: () = assert!(offset_of!(GnttabGetVersion, version) == 4);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +401,24 @@ mod tests {
         assert_eq!(offset_of!(GnttabQuerySize, nr_frames), 4);
         assert_eq!(offset_of!(GnttabQuerySize, max_nr_frames), 8);
         assert_eq!(offset_of!(GnttabQuerySize, status), 12);
+    }
+
+    #[test]
+    fn copy_and_version_match_grant_table_h() {
+        assert_eq!(GNTCOPY_SOURCE_GREF, 1);
+        assert_eq!(GNTCOPY_DEST_GREF, 2);
+        assert_eq!(GNTTABOP_CONTINUATION_ARG_SHIFT, 12);
+        assert_eq!(GNTTABOP_CMD_MASK, 0xFFF);
+        assert_eq!(size_of::<GnttabCopyPtr>(), 16);
+        assert_eq!(offset_of!(GnttabCopyPtr, domid), 8);
+        assert_eq!(offset_of!(GnttabCopyPtr, offset), 10);
+        assert_eq!(size_of::<GnttabCopy>(), 40);
+        assert_eq!(offset_of!(GnttabCopy, dest), 16);
+        assert_eq!(offset_of!(GnttabCopy, len), 32);
+        assert_eq!(offset_of!(GnttabCopy, flags), 34);
+        assert_eq!(offset_of!(GnttabCopy, status), 36);
+        assert_eq!(size_of::<GnttabSetVersion>(), 4);
+        assert_eq!(size_of::<GnttabGetVersion>(), 8);
+        assert_eq!(offset_of!(GnttabGetVersion, version), 4);
     }
 }

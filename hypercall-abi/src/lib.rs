@@ -6,6 +6,7 @@
 pub mod callback;
 pub mod console;
 pub mod cpuid;
+pub mod domctl;
 pub mod domid;
 pub mod elfnote;
 pub mod errno;
@@ -25,7 +26,9 @@ pub mod sched;
 pub mod segment;
 pub mod shared_info;
 pub mod start_info;
+pub mod sysctl;
 pub mod traps;
+pub mod vcpu;
 pub mod version;
 pub mod vm_assist;
 pub mod xenstore;
