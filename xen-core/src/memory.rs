@@ -9,7 +9,7 @@ use xen_core::mm::frame_alloc::FrameAllocator;
 use xen_core::mm::frame_table::{FrameInfo, FrameTable, Owner};
 use xen_core::multiboot::BootInfo;
 
-use crate::arch::x86_64::{cpu, direct_map};
+use crate::arch::x86_64::{apic, cpu, direct_map};
 
 const BITMAP_WORDS: usize = MAX_MACHINE_FRAMES / 64;
 static BITMAP: Mutex<[u64; BITMAP_WORDS]> = Mutex::new([0; BITMAP_WORDS]);
@@ -22,6 +22,8 @@ const PWU: u64 = 0x7;
 const LARGE_GLOBAL: u64 = (1 << 7) | (1 << 8);
 /// No-execute.
 const NX: u64 = 1 << 63;
+/// Page-level write-through and cache disable: PAT entry 3, UC with the power-on PAT.
+const UNCACHED: u64 = (1 << 3) | (1 << 4);
 
 /// What the memory setup produced.
 pub struct Memory {
@@ -47,6 +49,22 @@ fn alloc_zeroed(alloc: &mut FrameAllocator<'_>) -> u64 {
 
 fn write_entry(table_mfn: u64, index: usize, value: u64) {
     direct_map::write_u64(table_mfn * PAGE_SIZE + index as u64 * 8, value);
+}
+
+/// Maps the 2 MiB of machine addresses around `maddr` (below 512 GiB) at their direct-map
+/// address, uncached (PCD|PWT: UC with the power-on PAT), replacing any RAM mapping there.
+fn map_uncached_2m(alloc: &mut FrameAllocator<'_>, direct_l3: u64, maddr: u64) {
+    let base = maddr & !((2 << 20) - 1);
+    let va = maddr_to_virt(base);
+    let l3e = direct_map::read_u64(direct_l3 * PAGE_SIZE + table_index(va, 3) as u64 * 8);
+    let l2 = if l3e & 1 != 0 {
+        (l3e & 0x000f_ffff_ffff_f000) / PAGE_SIZE
+    } else {
+        let l2 = alloc_zeroed(alloc);
+        write_entry(direct_l3, table_index(va, 3), (l2 << 12) | PW);
+        l2
+    };
+    write_entry(l2, table_index(va, 2), base | PW | LARGE_GLOBAL | UNCACHED);
 }
 
 /// Sets up memory from the boot information. `image_end` is the physical end of xen-core.
@@ -98,6 +116,11 @@ pub fn init(info: &BootInfo, image_end: u64) -> Memory {
                 write_entry(l2, i as usize, maddr | PW | LARGE_GLOBAL);
             }
         }
+    }
+    // The local APIC's registers (MMIO, never RAM): their 2 MiB of the direct map, uncached.
+    // Without an APIC, time_init stops the boot with the reason.
+    if let Ok(apic) = apic::mmio_base() {
+        map_uncached_2m(&mut alloc, direct_l3, apic);
     }
     write_entry(l4, DIRECTMAP_L4_SLOT, (direct_l3 << 12) | PW);
 

@@ -213,8 +213,8 @@ exc_stub_\vec:
     EXC_ERR 30
     EXC_NOERR 31
 
-    .balign 16
-exception_common:
+    /* Below the error code and vector: every general register, in GuestRegs order. */
+    .macro SAVE_FULL
     push rdi
     push rsi
     push rdx
@@ -230,11 +230,30 @@ exception_common:
     push r13
     push r14
     push r15
+    .endm
+
+    .balign 16
+exception_common:
+    SAVE_FULL
     mov rdi, rsp
     cld
     jmp {trap_rust}
 
-    /* Vectors 32-255: no device interrupts are enabled, so anything here is spurious. */
+    /* The local APIC timer: a full frame as for an exception (no error code), then Rust,
+       which never returns. Taken from a guest on the hypervisor stack (TSS.RSP0), or in
+       xen-core only inside timer_irq::idle_wait. */
+    .global timer_interrupt_entry
+    .balign 16
+timer_interrupt_entry:
+    push 0
+    mov dword ptr [rsp + 4], {timer_vector}
+    SAVE_FULL
+    mov rdi, rsp
+    cld
+    jmp {timer_rust}
+
+    /* Vectors 32-255 but the timer's: no device interrupts are enabled, so anything here is
+       spurious (the APIC's spurious vector needs no EOI either). */
     .global irq_ignore
     .balign 16
 irq_ignore:
@@ -259,6 +278,8 @@ syscall_saved_rsp:
     from_user = sym crate::trap_entry::syscall_from_user,
     no_such_hypercall = sym crate::hypercall::dispatch::no_such_hypercall,
     trap_rust = sym crate::trap_entry::exception,
+    timer_rust = sym super::timer_irq::interrupt,
+    timer_vector = const super::apic::TIMER_VECTOR,
     exit_check = sym crate::trap_entry::syscall_exit_check,
     entry_syscall_hi = const ENTRY_SYSCALL >> 8,
     rip_slot = const 8 + offset_of!(GuestRegs, rip),
@@ -275,6 +296,8 @@ unsafe extern "C" {
     pub fn syscall32_entry();
     /// The stub for vectors without a handler.
     pub fn irq_ignore();
+    /// The stub of the local APIC timer's vector.
+    pub fn timer_interrupt_entry();
     /// Addresses of the stubs of exception vectors 0-31.
     pub static exception_stub_table: [u64; 32];
 }
@@ -297,12 +320,13 @@ pub fn exit_to_guest(frame: CheckedFrame<'_>) -> ! {
     unsafe { exit_full_to_guest(frame.regs()) }
 }
 
-/// Returns into xen-core from an exception it took itself (an NMI, a guest copy that faulted).
+/// Returns into xen-core from an exception it took itself (an NMI, a guest copy that faulted),
+/// or from a timer interrupt taken in `timer_irq::idle_wait`.
 ///
 /// # Safety
-/// `regs` must be the frame the CPU and `exception_common` built for an exception taken in
-/// xen-core (CS RPL 0), unchanged except for a RIP moved to a recovery point of the interrupted
-/// code (`uaccess::fixup_for`).
+/// `regs` must be the frame the CPU and `exception_common` (or `timer_interrupt_entry`) built
+/// for an exception or interrupt taken in xen-core (CS RPL 0), unchanged except for a RIP moved
+/// to a recovery point of the interrupted code (`uaccess::fixup_for`).
 pub unsafe fn resume_xen(regs: &GuestRegs) -> ! {
     // SAFETY: per the contract the frame resumes xen-core's own interrupted code, with the
     // registers and stack it had, at a point where it expects to continue.

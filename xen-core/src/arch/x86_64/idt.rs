@@ -1,10 +1,11 @@
-//! The IDT: every exception goes to its stub in entry.rs; the rest are ignored.
+//! The IDT: exceptions and the APIC timer go to their stubs in entry.rs; the rest are ignored.
 
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::mem::size_of;
 
-use super::entry::{exception_stub_table, irq_ignore};
+use super::apic::TIMER_VECTOR;
+use super::entry::{exception_stub_table, irq_ignore, timer_interrupt_entry};
 use super::gdt::{HYPERVISOR_CS, IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
 
 #[derive(Clone, Copy)]
@@ -53,6 +54,10 @@ pub fn init() {
             8 => gate(stubs[8], 0, IST_DOUBLE_FAULT),
             18 => gate(stubs[18], 0, IST_MACHINE_CHECK),
             0..32 => gate(stubs[vector], 0, 0),
+            v if v == usize::from(TIMER_VECTOR) => {
+                gate(timer_interrupt_entry as *const () as u64, 0, 0)
+            }
+            // Everything else, the APIC's SPURIOUS_VECTOR included (it takes no EOI): ignored.
             _ => gate(irq_ignore as *const () as u64, 0, 0),
         };
     }
