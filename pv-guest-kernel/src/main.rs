@@ -14,6 +14,9 @@ mod boot;
 mod conform_cpu;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
+mod conform_ctl;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
 mod conform_mm;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]

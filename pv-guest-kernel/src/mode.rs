@@ -17,6 +17,8 @@ pub enum Mode {
     ConformMemory,
     /// conform=multicall: multicall conformance.
     ConformMulticall,
+    /// conform=control: domctl and sysctl conformance.
+    ConformControl,
     /// conform=traps|softint|user|fpu|desc|priv: a CPU conformance guest.
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
@@ -42,6 +44,7 @@ impl Mode {
             b"conform=mmu" => Some(Mode::ConformMmu),
             b"conform=memory" => Some(Mode::ConformMemory),
             b"conform=multicall" => Some(Mode::ConformMulticall),
+            b"conform=control" => Some(Mode::ConformControl),
             w if w.starts_with(b"isolate=") => {
                 crate::isolate::check::Check::from_word(w).map(Mode::Isolate)
             }

@@ -2,7 +2,18 @@
 
 use core::fmt::{self, Write};
 
+use spin::Mutex;
+use xen_core::console_ring::{ConsoleRing, ReadResult};
+
 use crate::arch::x86_64::serial;
+
+/// Everything written to the console lately, for sysctl readconsole (`xl dmesg`).
+static CONRING: Mutex<ConsoleRing> = Mutex::new(ConsoleRing::new());
+
+/// Reads the console history into `out` (Xen's readconsole semantics, see [`ConsoleRing::read`]).
+pub fn read_history(out: &mut [u8], incremental: bool, index: u32, clear: bool) -> ReadResult {
+    CONRING.lock().read(out, incremental, index, clear)
+}
 
 struct Serial;
 
@@ -13,8 +24,10 @@ impl Write for Serial {
     }
 }
 
-/// Writes raw bytes, turning "\n" into "\r\n" as Xen's console does.
+/// Writes raw bytes, turning "\n" into "\r\n" as Xen's console does, and keeps them in the
+/// history.
 pub fn write_bytes(bytes: &[u8]) {
+    CONRING.lock().write(bytes);
     for &b in bytes {
         if b == b'\n' {
             serial::write_byte(b'\r');

@@ -17,7 +17,7 @@ use xen_core::vcpu::VcpuState;
 
 use crate::arch::x86_64::uaccess::bytes_of;
 use crate::arch::x86_64::{direct_map, paging};
-use crate::domain::Domain;
+use crate::domain::{Caps, Domain};
 use crate::hypervisor::Hypervisor;
 
 /// Why Dom0 could not be built.
@@ -201,13 +201,19 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     };
     let dom = Domain {
         id: 0,
-        privileged: true,
+        caps: Caps::CONTROL | Caps::HARDWARE,
         shared_info_mfn,
         tot_pages: nr_pages,
         // Xen leaves Dom0's reservation unbounded (its maximum reads as 2^32 - 1).
         max_pages: u64::from(u32::MAX),
         vm_assist: 0,
         vcpu,
+        handle: [0; 16],
+        ctl_pauses: 0,
+        shutdown_code: None,
+        dying: false,
+        blocked: false,
+        cpu_time: 0,
     };
     let regs = GuestRegs {
         rip: img.entry,

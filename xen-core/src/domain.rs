@@ -1,5 +1,9 @@
 //! A running PV domain: its memory, its one vCPU's state, and how it ends.
 
+use hypercall_abi::domctl::{
+    XEN_DOMINF_BLOCKED, XEN_DOMINF_DYING, XEN_DOMINF_PAUSED, XEN_DOMINF_RUNNING,
+    XenDomctlGetdomaininfo,
+};
 use hypercall_abi::domid::DomId;
 use xen_core::layout::PAGE_SIZE;
 use xen_core::vcpu::VcpuState;
@@ -9,6 +13,19 @@ use core::sync::atomic::Ordering;
 use crate::arch::x86_64::entry::GUEST_USER_MODE;
 use crate::arch::x86_64::platform::Exit;
 use crate::arch::x86_64::{cpu, direct_map, paging};
+
+bitflags::bitflags! {
+    /// A domain's capabilities: privilege is held, not inferred from its id.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Caps: u32 {
+        /// The control domain: domctl, sysctl, other domains' memory, the hypervisor's
+        /// console and command line (Xen's `is_control_domain`).
+        const CONTROL = 1 << 0;
+        /// The hardware domain: I/O ports, cache flushes, the machine memory map,
+        /// XENFEAT_dom0 (Xen's `is_hardware_domain`).
+        const HARDWARE = 1 << 1;
+    }
+}
 
 /// How a domain left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +42,8 @@ pub enum Shutdown {
 pub struct Domain {
     /// Domain id.
     pub id: DomId,
-    /// The control domain (SIF_PRIVILEGED).
-    pub privileged: bool,
+    /// What it may do beyond its own memory (Xen's control and hardware domain roles).
+    pub caps: Caps,
     /// Its shared_info page.
     pub shared_info_mfn: u64,
     /// Frames it owns now (Xen's tot_pages).
@@ -37,13 +54,69 @@ pub struct Domain {
     pub vm_assist: u64,
     /// The vCPU.
     pub vcpu: VcpuState,
+    /// The toolstack's handle for it (a UUID).
+    pub handle: [u8; 16],
+    /// Pauses by the control domain not yet undone (a new domain starts with one).
+    pub ctl_pauses: u8,
+    /// Why it shut down (`SHUTDOWN_*`), once it has.
+    pub shutdown_code: Option<u32>,
+    /// Being destroyed.
+    pub dying: bool,
+    /// Its vCPU waits for an event (SCHEDOP_block).
+    pub blocked: bool,
+    /// CPU time used, in nanoseconds.
+    pub cpu_time: u64,
 }
+
+/// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.
+const PADDR_BITS: u8 = 52;
 
 /// Offsets in shared_info's vcpu_info[0] (xen-pv-abi.md).
 const UPCALL_MASK: u64 = 1;
 const ARCH_CR2: u64 = 16;
 
 impl Domain {
+    /// What getdomaininfo reports of it; `running` when its vCPU is the one on the CPU.
+    pub fn info(&self, running: bool) -> XenDomctlGetdomaininfo {
+        let mut info = XenDomctlGetdomaininfo {
+            domain: self.id,
+            tot_pages: self.tot_pages,
+            max_pages: self.max_pages,
+            shared_info_frame: self.shared_info_mfn,
+            cpu_time: self.cpu_time,
+            nr_online_vcpus: 1,
+            max_vcpu_id: 0,
+            handle: self.handle,
+            gpaddr_bits: PADDR_BITS,
+            ..XenDomctlGetdomaininfo::default()
+        };
+        if self.dying {
+            info.flags |= XEN_DOMINF_DYING;
+        }
+        if self.ctl_pauses != 0 {
+            info.flags |= XEN_DOMINF_PAUSED;
+        }
+        if running {
+            info.flags |= XEN_DOMINF_RUNNING;
+        } else if self.blocked {
+            info.flags |= XEN_DOMINF_BLOCKED;
+        }
+        if let Some(code) = self.shutdown_code {
+            info.set_shutdown(code);
+        }
+        info
+    }
+
+    /// Whether it holds the control capability.
+    pub fn is_control(&self) -> bool {
+        self.caps.contains(Caps::CONTROL)
+    }
+
+    /// Whether it holds the hardware capability.
+    pub fn is_hardware(&self) -> bool {
+        self.caps.contains(Caps::HARDWARE)
+    }
+
     fn vcpu_info(&self) -> u64 {
         self.shared_info_mfn * PAGE_SIZE
     }

@@ -5,7 +5,9 @@ use heapless::String;
 use crate::arch::x86_64::cpu_local::CpuLocal;
 use crate::domain::Domain;
 use crate::mm_glue::HvMemory;
+use hypercall_abi::domid::DomId;
 use xen_core::cmdline::Options;
+use xen_core::domain_table::DomainTable;
 use xen_core::mm::frame_alloc::FrameAllocator;
 use xen_core::mm::frame_table::FrameTable;
 use xen_core::multiboot::{MAX_CMDLINE, MAX_REGIONS, Region};
@@ -26,8 +28,10 @@ pub struct Hypervisor {
     pub regions: heapless::Vec<Region, MAX_REGIONS>,
     /// Parsed options.
     pub options: Options,
-    /// Dom0, once built.
-    pub dom0: Option<Domain>,
+    /// Every domain, by id.
+    pub domains: DomainTable<Domain>,
+    /// The domain whose vCPU runs.
+    pub current: DomId,
 }
 
 /// The one instance, set once Dom0 is built. Entries from guests hold it for their whole stay
@@ -72,6 +76,8 @@ impl State<'_> {
 pub struct State<'a> {
     /// The calling (running) domain.
     pub dom: &'a mut Domain,
+    /// Every other domain (the running one is taken out of the table meanwhile).
+    pub domains: &'a mut DomainTable<Domain>,
     /// The frame table.
     pub frames: &'a mut FrameTable<'static>,
     /// Free machine frames.
@@ -86,32 +92,42 @@ pub struct State<'a> {
     pub cmdline: &'a str,
 }
 
+impl State<'_> {
+    /// Domain `id`: the running one or another.
+    pub fn lookup(&mut self, id: DomId) -> Option<&mut Domain> {
+        if id == self.dom.id {
+            Some(self.dom)
+        } else {
+            self.domains.get_mut(id)
+        }
+    }
+}
+
 /// Runs `f` with the running domain and the state around it. Handlers call this only after
 /// decoding their arguments, so requests that need no state never take it.
 pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
     HV.with(|hv| {
         // Guest entries only happen once Dom0 runs, so both are there.
-        let Some(Hypervisor {
-            dom0: Some(dom),
-            frames,
-            alloc,
-            xen_l4_slots,
-            m2p_maddr,
-            cmdline,
-            regions,
-            ..
-        }) = hv
-        else {
+        let Some(hv) = hv else {
+            panic!("guest entry before the hypervisor state exists");
+        };
+        let id = hv.current;
+        let Some(mut dom) = hv.domains.take(id) else {
             panic!("guest entry with no running domain");
         };
-        f(State {
-            dom,
-            frames,
-            alloc,
-            xen_l4_slots,
-            m2p_maddr: *m2p_maddr,
-            regions: regions.as_slice(),
-            cmdline: cmdline.as_str(),
-        })
+        let result = f(State {
+            dom: &mut dom,
+            domains: &mut hv.domains,
+            frames: &mut hv.frames,
+            alloc: &mut hv.alloc,
+            xen_l4_slots: &hv.xen_l4_slots,
+            m2p_maddr: hv.m2p_maddr,
+            regions: hv.regions.as_slice(),
+            cmdline: hv.cmdline.as_str(),
+        });
+        if hv.domains.put_back(id, dom).is_err() {
+            panic!("the running domain d{id} left the table while it ran");
+        }
+        result
     })
 }

@@ -6,7 +6,9 @@ extern crate alloc;
 
 pub mod builder;
 pub mod cmdline;
+pub mod console_ring;
 pub mod desc_tables;
+pub mod domain_table;
 pub mod event;
 pub mod grant;
 pub mod guest_regs;

@@ -2,7 +2,10 @@
 
 use heapless::String;
 
+use alloc::boxed::Box;
 use xen_core::multiboot::{self, PhysMemory};
+
+use xen_core::domain_table::DomainTable;
 use xen_core::{cmdline, layout};
 
 use crate::arch::x86_64::platform::{Exit, exit_machine, mask_legacy_pics};
@@ -62,6 +65,7 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
 
     let mut mem = memory::init(&info, image_end - layout::DIRECTMAP_BASE);
     heap::init(&mut mem.alloc);
+    crate::arch::x86_64::time_init::init();
     log::info!(
         "Memory: {} MiB managed, {} MiB free",
         (mem.nr_frames * layout::PAGE_SIZE) >> 20,
@@ -77,7 +81,8 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         cmdline: cmdline_copy,
         regions: info.regions.clone(),
         options,
-        dom0: None,
+        domains: DomainTable::new(),
+        current: 0,
     };
     // The per-vCPU GDT/LDT area joins the hypervisor's slots before any guest L4 exists.
     gdt::enable_area(&mut hv.xen_l4_slots);
@@ -97,11 +102,15 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
             exit_machine(Exit::Fatal)
         }
     };
-    hv.dom0 = Some(dom);
+    let id = dom.id;
+    if let Err(e) = hv.domains.insert(id, Box::new(dom)) {
+        log::error!("PANIC: fatal: no room for Dom0 in the domain table: {e}");
+        exit_machine(Exit::Fatal)
+    }
+    hv.current = id;
     HV.with(|slot| {
-        // The vCPU comes onto the CPU: load its FPU from the static (where, unlike on the boot
-        // stack, its FXSAVE area is aligned).
-        if let Some(dom) = slot.insert(hv).dom0.as_mut() {
+        // The vCPU comes onto the CPU: its FPU state first.
+        if let Some(dom) = slot.insert(hv).domains.get_mut(id) {
             fpu::load(&mut dom.vcpu.fpu);
         }
     });

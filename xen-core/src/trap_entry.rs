@@ -15,16 +15,12 @@ use crate::arch::x86_64::{cpu, uaccess};
 use crate::domain::Shutdown;
 use crate::guest_trap;
 use crate::hypercall::dispatch::Exit;
-use crate::hypervisor::HV;
+use crate::hypervisor::with_state;
 
 /// A `syscall` from guest user mode or compat code: a bounce to the guest kernel. Returns the
 /// entry stub's exit code.
 pub extern "C" fn syscall_from_user(regs: &mut GuestRegs) -> u32 {
-    HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
-        Some(dom) => guest_trap::syscall_from_user(dom, regs),
-        None => Exit::Stop(platform::Exit::Fatal),
-    })
-    .code()
+    with_state(|st| guest_trap::syscall_from_user(st.dom, regs)).code()
 }
 
 /// Called by the syscall stub before it leaves a (partial) frame with `iretq`: returns only
@@ -48,12 +44,7 @@ pub fn enter_guest(regs: &mut GuestRegs) -> ! {
 /// Runs `guest_trap::checked_return` on the running domain: the frame, made one the CPU
 /// accepts, or how the machine stops.
 fn checked(regs: &mut GuestRegs) -> Result<CheckedFrame<'_>, platform::Exit> {
-    HV.with(
-        move |hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
-            Some(dom) => guest_trap::checked_return(dom, regs),
-            None => Err(platform::Exit::Fatal),
-        },
-    )
+    with_state(move |st| guest_trap::checked_return(st.dom, regs))
 }
 
 /// An exception: from a guest it is the guest's business; in xen-core it is an NMI (ignored),
@@ -76,10 +67,7 @@ pub extern "C" fn exception(regs: &mut GuestRegs) -> ! {
         // Likewise (a `mov` to CR3 needs the page-type core).
         guest_trap::general_protection(regs)
     } else {
-        HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
-            Some(dom) => guest_trap::exception(dom, regs),
-            None => Exit::Stop(platform::Exit::Fatal),
-        })
+        with_state(|st| guest_trap::exception(st.dom, regs))
     };
     match exit {
         Exit::Stop(how) => exit_machine(how),
@@ -123,15 +111,14 @@ fn guest_iretq_faulted(regs: &GuestRegs, vector: u8) -> ! {
     // SAFETY: this exception came from ring 0 at a guest iretq (checked by the caller).
     let [rip, cs, rflags, rsp, ss] = unsafe { entry::faulted_iret_frame(regs) };
     let error = regs.error_code;
-    let how = HV.with(|hv| match hv.as_mut().and_then(|hv| hv.dom0.as_mut()) {
-        Some(dom) => dom.shut_down(
+    let how = with_state(|st| {
+        st.dom.shut_down(
             Shutdown::Crash,
             format_args!(
                 "return to the guest faulted (vector {vector}, error {error:#x}): rip {rip:#x} \
                  cs {cs:#x} rflags {rflags:#x} rsp {rsp:#x} ss {ss:#x}"
             ),
-        ),
-        None => platform::Exit::Fatal,
+        )
     });
     exit_machine(how)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// xen-core's command line (the hypervisor's `-append`).
 pub const XEN_CORE_CMDLINE: &str = "console=com1 dom0_mem=64M";
 /// Xen 4.17's command line, as in /tmp/common.md: a serial console, all log levels, one Dom0 vCPU.
-pub const XEN_417_CMDLINE: &str = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=64M noreboot dom0_max_vcpus=1";
+pub const XEN_417_CMDLINE: &str = "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=64M noreboot dom0_max_vcpus=1 sched=credit";
 /// Extra Xen 4.17 options for side-by-side benchmarks: speculation mitigations off.
 pub const XEN_417_NO_MITIGATIONS: &str = "spec-ctrl=no xpti=false";
 /// The arguments our pv-guest-kernel runs its self-test with.
@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(
             boot.hypervisor_cmdline(),
             "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=64M noreboot \
-             dom0_max_vcpus=1 spec-ctrl=no xpti=false"
+             dom0_max_vcpus=1 sched=credit spec-ctrl=no xpti=false"
         );
     }
 

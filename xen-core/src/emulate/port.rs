@@ -62,12 +62,12 @@ pub fn guest_io_okay(dom: &Domain, port: u16, size: u8) -> bool {
 
 /// Reads `size` bytes at `port` for the guest: directly if granted, else emulated.
 fn read_port(dom: &mut Domain, port: u16, size: u8) -> u32 {
-    if let Some(granted) = GrantedPort::new(dom.privileged, port, size) {
+    if let Some(granted) = GrantedPort::new(dom.is_hardware(), port, size) {
         return granted.read();
     }
     let mut data = 0u32;
     let mut shift = 0;
-    for (_, width, what) in emulated_pieces(dom.privileged, port, size) {
+    for (_, width, what) in emulated_pieces(dom.is_hardware(), port, size) {
         let io = &mut dom.vcpu.io;
         let value = match what {
             Emulated::Nothing => u32::MAX,
@@ -88,12 +88,12 @@ fn read_port(dom: &mut Domain, port: u16, size: u8) -> u32 {
 /// Writes `size` bytes of `value` to `port` for the guest: directly if granted, else emulated
 /// (or dropped).
 fn write_port(dom: &mut Domain, port: u16, size: u8, value: u32) {
-    if let Some(granted) = GrantedPort::new(dom.privileged, port, size) {
+    if let Some(granted) = GrantedPort::new(dom.is_hardware(), port, size) {
         granted.write(value);
         return;
     }
     let mut data = value;
-    for (_, width, what) in emulated_pieces(dom.privileged, port, size) {
+    for (_, width, what) in emulated_pieces(dom.is_hardware(), port, size) {
         let io = &mut dom.vcpu.io;
         match what {
             Emulated::Nothing => {}

@@ -238,7 +238,7 @@ pub fn emulate(dom: &mut Domain, regs: &mut GuestRegs, insn: PrivInsn) -> Outcom
             Outcome::Resume
         }
         PrivOp::Wbinvd => {
-            if dom.privileged {
+            if dom.is_hardware() {
                 cpu::wbinvd();
             }
             regs.advance_rip(len);

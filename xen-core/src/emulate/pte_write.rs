@@ -54,7 +54,7 @@ pub fn emulate(regs: &mut GuestRegs, cr2: u64) -> Option<()> {
     }
     with_mm(|mm, dom| {
         let assisted = dom.vm_assist & (1 << VMASST_TYPE_WRITABLE_PAGETABLES) != 0;
-        if !dom.vcpu.kernel_mode || !(assisted || dom.privileged) {
+        if !dom.vcpu.kernel_mode || !(assisted || dom.is_hardware()) {
             return None;
         }
         // The kernel's mapping of the address: present, read-only, to one of its L1 tables.

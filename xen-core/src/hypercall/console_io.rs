@@ -14,7 +14,7 @@ const CHUNK: usize = 256;
 /// XSM policy); its output goes to the console unprefixed, as Xen does for the hardware domain.
 pub fn console_io(cmd: u64, count: u64, buffer: u64) -> Result<u64, Errno> {
     let cmd = ConsoleIoCmd::try_from(cmd)?;
-    if !with_state(|st| st.dom.privileged) {
+    if !with_state(|st| st.dom.is_control()) {
         return Err(Errno::Perm);
     }
     // Xen's handler takes `unsigned int count`.

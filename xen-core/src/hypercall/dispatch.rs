@@ -6,7 +6,6 @@ use xen_core::guest_regs::GuestRegs;
 
 use super::*;
 use crate::arch::x86_64::platform::{self, exit_machine};
-use crate::hypervisor::with_state;
 
 /// How to leave xen-core after the hypercall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +94,8 @@ handlers! {
     hc_physdev_op => |_, a| physdev_op::physdev_op(a[0], a[1]);
     hc_set_debugreg => |_, a| debugreg::set_debugreg(a[0], a[1]);
     hc_get_debugreg => |_, a| debugreg::get_debugreg(a[0]);
-    hc_control => |_, _| Err(if with_state(|st| st.dom.privileged) { Errno::NoSys } else { Errno::Perm });
+    hc_domctl => |_, a| domctl::domctl(a[0]);
+    hc_sysctl => |_, a| sysctl::sysctl(a[0]);
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
 
@@ -130,7 +130,7 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::PhysdevOp as usize] = hc_physdev_op;
     t[Hypercall::SetDebugreg as usize] = hc_set_debugreg;
     t[Hypercall::GetDebugreg as usize] = hc_get_debugreg;
-    t[Hypercall::Domctl as usize] = hc_control;
-    t[Hypercall::Sysctl as usize] = hc_control;
+    t[Hypercall::Domctl as usize] = hc_domctl;
+    t[Hypercall::Sysctl as usize] = hc_sysctl;
     t
 };

@@ -65,7 +65,7 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
     // extent at all rather than fail.
     let Some(max_order) = with_state(|st| {
         foreign::any_id(st.dom.id, r.domid).map(|_| {
-            if st.dom.privileged {
+            if st.dom.is_control() {
                 DOM0_MAX_ORDER
             } else {
                 DOMU_MAX_ORDER
@@ -162,7 +162,7 @@ fn machine_memory_map(arg: u64) -> Result<u64, Errno> {
                 kind: if r.usable { E820_RAM } else { E820_RESERVED },
             });
         }
-        (st.dom.privileged, v)
+        (st.dom.is_control(), v)
     });
     if !privileged {
         return Err(Errno::Perm);

@@ -14,7 +14,7 @@ use crate::mm_glue::with_mm;
 pub fn mmu_update(reqs: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
     let count = batch::check::<MmuUpdate>(reqs, count)?;
     let owners = decode_foreigndom(foreigndom as u32);
-    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.privileged));
+    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.is_control()));
     let pt_owner = match owners.pt_owner {
         None => self_id,
         Some(id) if id == self_id => self_id,

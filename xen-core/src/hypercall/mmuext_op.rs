@@ -144,7 +144,7 @@ fn act(req: Request) -> Result<(), Errno> {
         Request::FlushCache { global } => {
             // Only a domain with I/O memory access may flush caches; that is Dom0 here. Xen
             // answers the two commands' refusals differently.
-            if with_state(|st| st.dom.privileged) {
+            if with_state(|st| st.dom.is_hardware()) {
                 cpu::wbinvd();
                 Ok(())
             } else if global {
@@ -190,7 +190,7 @@ fn writable_ref<M: xen_core::mm::page_memory::PageMemory>(
 /// error, and reports how many completed in `*pdone`.
 pub fn mmuext_op(ops: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
     let count = batch::check::<MmuextOp>(ops, count)?;
-    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.privileged));
+    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.is_control()));
     // Ops on another domain's frames need more domains (issue 4); DOMID_IO owns no frames.
     if foreign::page_owner(self_id, privileged, foreigndom as u16)? != self_id {
         return Err(Errno::Inval);

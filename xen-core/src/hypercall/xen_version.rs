@@ -79,7 +79,7 @@ fn copy_out(cmd: XenVersionCmd, arg: u64) -> Result<u64, Errno> {
         }
         XenVersionCmd::GetFeatures => {
             let mut fi: XenFeatureInfo = read_guest(arg)?;
-            fi.submap = features(with_state(|st| st.dom.privileged), fi.submap_idx);
+            fi.submap = features(with_state(|st| st.dom.is_hardware()), fi.submap_idx);
             write_guest(arg, &fi)?;
             Ok(0)
         }
@@ -92,7 +92,7 @@ fn copy_out(cmd: XenVersionCmd, arg: u64) -> Result<u64, Errno> {
             let privileged = with_state(|st| {
                 let n = st.cmdline.len().min(XEN_COMMANDLINE_LEN - 1);
                 line[..n].copy_from_slice(&st.cmdline.as_bytes()[..n]);
-                st.dom.privileged
+                st.dom.is_control()
             });
             if !privileged {
                 return Err(Errno::Perm);

@@ -4,6 +4,7 @@ pub mod boot;
 pub mod bounce_bench;
 pub mod calls;
 pub mod conform;
+pub mod control_calls;
 pub mod cpu;
 pub mod descriptors;
 pub mod frames;

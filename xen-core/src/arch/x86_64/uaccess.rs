@@ -99,6 +99,12 @@ unsafe impl Pod for hypercall_abi::memory::XenMemoryMap {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::multicall::MulticallEntry {}
 // SAFETY: as above.
+unsafe impl Pod for hypercall_abi::domctl::XenDomctl {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::domctl::XenDomctlGetdomaininfo {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::sysctl::XenSysctl {}
+// SAFETY: as above.
 unsafe impl Pod for u16 {}
 // SAFETY: as above.
 unsafe impl Pod for u32 {}
