@@ -80,8 +80,9 @@ impl GrantedPort {
 
 /// Reads CMOS register `index` (bit 7, the NMI mask, is kept clear), for Dom0 as Xen does.
 pub fn cmos_read(index: u8) -> u8 {
-    // SAFETY: xen-core does not use the RTC/CMOS; an index write followed by a data read is
-    // the whole protocol, done with interrupts off so nothing can come between.
+    // SAFETY: xen-core itself touches the RTC/CMOS only once, at boot (`rtc::read`), before any
+    // guest exists; an index write followed by a data read is the whole protocol, done with
+    // interrupts off so nothing can come between.
     unsafe {
         outp(RTC_INDEX, 1, u32::from(index & 0x7f));
         inp(RTC_DATA, 1) as u8
