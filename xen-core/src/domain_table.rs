@@ -1,7 +1,7 @@
 //! The domains by id: Xen's domain list, with Xen's rule for handing out new domain ids.
-// Slots are indexed by domid, so a lookup is one bounds check. The running domain is taken out
-// of its slot while a handler works on it ([`DomainTable::take`]), which lets the handler hold
-// it and other domains mutably at the same time without aliasing.
+// Slots are indexed by domid, so a lookup is one bounds check. The running domain lives out of
+// its slot ([`DomainTable::take`]; its id stays reserved) until another one runs, which lets a
+// handler hold it and other domains mutably at the same time without aliasing.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

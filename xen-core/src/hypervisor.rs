@@ -5,6 +5,8 @@ use heapless::String;
 use crate::arch::x86_64::cpu_local::CpuLocal;
 use crate::domain::Domain;
 use crate::mm_glue::HvMemory;
+use alloc::boxed::Box;
+
 use hypercall_abi::domid::DomId;
 use xen_core::cmdline::Options;
 use xen_core::domain_table::DomainTable;
@@ -28,10 +30,11 @@ pub struct Hypervisor {
     pub regions: heapless::Vec<Region, MAX_REGIONS>,
     /// Parsed options.
     pub options: Options,
-    /// Every domain, by id.
+    /// Every domain but the running one, by id (the running one's id stays reserved there).
     pub domains: DomainTable<Domain>,
-    /// The domain whose vCPU runs.
-    pub current: DomId,
+    /// The domain whose vCPU runs, once Dom0 is built. Kept out of the table so that a
+    /// handler holds it and other domains at once, with nothing to move on each entry.
+    pub current: Option<Box<Domain>>,
 }
 
 /// The one instance, set once Dom0 is built. Entries from guests hold it for their whole stay
@@ -76,7 +79,7 @@ impl State<'_> {
 pub struct State<'a> {
     /// The calling (running) domain.
     pub dom: &'a mut Domain,
-    /// Every other domain (the running one is taken out of the table meanwhile).
+    /// Every other domain (the running one's slot is reserved, not present).
     pub domains: &'a mut DomainTable<Domain>,
     /// The frame table.
     pub frames: &'a mut FrameTable<'static>,
@@ -111,12 +114,11 @@ pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
         let Some(hv) = hv else {
             panic!("guest entry before the hypervisor state exists");
         };
-        let id = hv.current;
-        let Some(mut dom) = hv.domains.take(id) else {
+        let Some(dom) = hv.current.as_deref_mut() else {
             panic!("guest entry with no running domain");
         };
-        let result = f(State {
-            dom: &mut dom,
+        f(State {
+            dom,
             domains: &mut hv.domains,
             frames: &mut hv.frames,
             alloc: &mut hv.alloc,
@@ -124,10 +126,6 @@ pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
             m2p_maddr: hv.m2p_maddr,
             regions: hv.regions.as_slice(),
             cmdline: hv.cmdline.as_str(),
-        });
-        if hv.domains.put_back(id, dom).is_err() {
-            panic!("the running domain d{id} left the table while it ran");
-        }
-        result
+        })
     })
 }

@@ -82,7 +82,7 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         regions: info.regions.clone(),
         options,
         domains: DomainTable::new(),
-        current: 0,
+        current: None,
     };
     // The per-vCPU GDT/LDT area joins the hypervisor's slots before any guest L4 exists.
     gdt::enable_area(&mut hv.xen_l4_slots);
@@ -102,17 +102,23 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
             exit_machine(Exit::Fatal)
         }
     };
+    // Dom0's id is reserved in the table; the domain itself runs from `current`.
     let id = dom.id;
-    if let Err(e) = hv.domains.insert(id, Box::new(dom)) {
-        log::error!("PANIC: fatal: no room for Dom0 in the domain table: {e}");
-        exit_machine(Exit::Fatal)
-    }
-    hv.current = id;
+    let dom = match hv
+        .domains
+        .insert(id, Box::new(dom))
+        .map(|()| hv.domains.take(id))
+    {
+        Ok(Some(dom)) => dom,
+        _ => {
+            log::error!("PANIC: fatal: no room for Dom0 in the domain table");
+            exit_machine(Exit::Fatal)
+        }
+    };
     HV.with(|slot| {
         // The vCPU comes onto the CPU: its FPU state first.
-        if let Some(dom) = slot.insert(hv).domains.get_mut(id) {
-            fpu::load(&mut dom.vcpu.fpu);
-        }
+        let current = slot.insert(hv).current.insert(dom);
+        fpu::load(&mut current.vcpu.fpu);
     });
     log::info!("Starting Dom0 (console output follows)");
     crate::trap_entry::enter_guest(&mut regs)
