@@ -80,6 +80,23 @@ pub fn destroy_gdt<M: PageMemory>(mm: &mut Mm<'_, M>, dom: &mut Domain) {
     desc.gdt_entries = 0;
 }
 
+/// Drops the references a vCPU that is not running holds on its GDT frames and mapped LDT
+/// pages (domain teardown); the per-vCPU area shows the running vCPU's and is left alone.
+pub fn release_refs<M: PageMemory>(mm: &mut Mm<'_, M>, dom: &mut Domain) {
+    let desc = &mut dom.vcpu.desc;
+    let count = desc.gdt_frame_count.min(MAX_GDT_FRAMES);
+    for &mfn in &desc.gdt_frames[..count] {
+        mm.put_page_and_type(mfn);
+    }
+    desc.gdt_frame_count = 0;
+    desc.gdt_entries = 0;
+    for slot in desc.ldt_mapped.iter_mut() {
+        if let Some(mfn) = slot.take() {
+            mm.put_page_and_type(mfn);
+        }
+    }
+}
+
 /// Handles update_descriptor(maddr, desc): one checked descriptor written at machine address
 /// `maddr` (8-byte aligned) of a frame of the caller's that is a descriptor page or can be
 /// written (Xen takes a writable type reference for the write). -EINVAL otherwise.

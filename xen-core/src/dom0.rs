@@ -199,22 +199,12 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         kernel_l4: built.l4_mfn,
         ..VcpuState::default()
     };
-    let dom = Domain {
-        id: 0,
-        caps: Caps::CONTROL | Caps::HARDWARE,
-        shared_info_mfn,
-        tot_pages: nr_pages,
-        // Xen leaves Dom0's reservation unbounded (its maximum reads as 2^32 - 1).
-        max_pages: u64::from(u32::MAX),
-        vm_assist: 0,
-        vcpu,
-        handle: [0; 16],
-        ctl_pauses: 0,
-        shutdown_code: None,
-        dying: false,
-        blocked: false,
-        cpu_time: 0,
-    };
+    let mut dom = Domain::new(0, Caps::CONTROL | Caps::HARDWARE, shared_info_mfn);
+    dom.vcpu = vcpu;
+    dom.tot_pages = nr_pages;
+    // Xen leaves Dom0's reservation unbounded (its maximum reads as 2^32 - 1).
+    dom.max_pages = u64::from(u32::MAX);
+    dom.online = true;
     let regs = GuestRegs {
         rip: img.entry,
         rsi: layout.start_info,

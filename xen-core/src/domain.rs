@@ -11,7 +11,12 @@ use xen_core::vcpu::VcpuState;
 use core::sync::atomic::Ordering;
 
 use crate::arch::x86_64::entry::GUEST_USER_MODE;
-use crate::arch::x86_64::platform::Exit;
+use hypercall_abi::sched::ShutdownReason;
+use xen_core::guest_regs::GuestRegs;
+
+use crate::arch::x86_64::context::SegState;
+use crate::arch::x86_64::platform;
+use crate::hypercall::dispatch::Exit;
 use crate::arch::x86_64::{cpu, direct_map, paging};
 
 bitflags::bitflags! {
@@ -32,10 +37,21 @@ bitflags::bitflags! {
 pub enum Shutdown {
     /// sched_op shutdown poweroff.
     PowerOff,
-    /// sched_op shutdown reboot.
+    /// sched_op shutdown reboot (or suspend, soft reset: Dom0 reboots the machine for those).
     Reboot,
     /// It crashed or asked to.
     Crash,
+}
+
+impl Shutdown {
+    /// The `SHUTDOWN_*` code getdomaininfo reports for it.
+    pub fn code(self) -> u32 {
+        match self {
+            Shutdown::PowerOff => ShutdownReason::Poweroff as u32,
+            Shutdown::Reboot => ShutdownReason::Reboot as u32,
+            Shutdown::Crash => ShutdownReason::Crash as u32,
+        }
+    }
 }
 
 /// A PV domain with one vCPU.
@@ -66,6 +82,14 @@ pub struct Domain {
     pub blocked: bool,
     /// CPU time used, in nanoseconds.
     pub cpu_time: u64,
+    /// Its vCPU has a context (Dom0's from the builder, a DomU's from setvcpucontext).
+    pub online: bool,
+    /// Whether the scheduler was last told that its vCPU can run.
+    pub sched_runnable: bool,
+    /// The vCPU's registers while it is off the CPU (a complete frame).
+    pub regs: GuestRegs,
+    /// The vCPU's data selectors and FS/GS bases while it is off the CPU.
+    pub seg: SegState,
 }
 
 /// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.
@@ -76,6 +100,30 @@ const UPCALL_MASK: u64 = 1;
 const ARCH_CR2: u64 = 16;
 
 impl Domain {
+    /// A domain with nothing running yet: no frames, offline until its vCPU gets a context,
+    /// unpaused (createdomain adds the control domain's first pause).
+    pub fn new(id: DomId, caps: Caps, shared_info_mfn: u64) -> Domain {
+        Domain {
+            id,
+            caps,
+            shared_info_mfn,
+            tot_pages: 0,
+            max_pages: 0,
+            vm_assist: 0,
+            vcpu: VcpuState::default(),
+            handle: [0; 16],
+            ctl_pauses: 0,
+            shutdown_code: None,
+            dying: false,
+            blocked: false,
+            cpu_time: 0,
+            online: false,
+            sched_runnable: false,
+            regs: GuestRegs::default(),
+            seg: SegState::default(),
+        }
+    }
+
     /// What getdomaininfo reports of it; `running` when its vCPU is the one on the CPU.
     pub fn info(&self, running: bool) -> XenDomctlGetdomaininfo {
         let mut info = XenDomctlGetdomaininfo {
@@ -105,6 +153,15 @@ impl Domain {
             info.set_shutdown(code);
         }
         info
+    }
+
+    /// Whether its vCPU can run: online, not blocked, paused, shut down or dying.
+    pub fn can_run(&self) -> bool {
+        self.online
+            && !self.blocked
+            && self.ctl_pauses == 0
+            && self.shutdown_code.is_none()
+            && !self.dying
     }
 
     /// Whether it holds the control capability.
@@ -140,27 +197,39 @@ impl Domain {
 }
 
 impl Domain {
-    /// Ends the domain and says why on the console. Dom0 takes the machine with it, as in Xen;
-    /// the return value tells the caller how.
-    pub fn shut_down(&self, how: Shutdown, why: core::fmt::Arguments<'_>) -> Exit {
+    /// Ends the domain and says why on the console. The hardware domain takes the machine
+    /// with it, as Dom0 does in Xen; any other domain stops running and waits for the control
+    /// domain (told through VIRQ_DOM_EXC when xen-core next schedules) to destroy it. The
+    /// return value tells the caller how to leave.
+    pub fn shut_down(&mut self, how: Shutdown, why: core::fmt::Arguments<'_>) -> Exit {
         let id = self.id;
-        match how {
+        if !self.is_hardware() {
+            match how {
+                Shutdown::Crash => log::info!("Domain {id} (vcpu#0) crashed: {why}"),
+                _ => log::info!("Domain {id} shut down: reason {} ({why})", how.code()),
+            }
+            if self.shutdown_code.is_none() {
+                self.shutdown_code = Some(how.code());
+            }
+            return Exit::Reschedule;
+        }
+        Exit::Stop(match how {
             Shutdown::PowerOff => {
                 log::info!("Domain {id} shut down: poweroff ({why})");
                 log::info!("Hardware Dom0 halted: powering off");
-                Exit::PowerOff
+                platform::Exit::PowerOff
             }
             Shutdown::Reboot => {
                 log::info!("Domain {id} shut down: reboot ({why})");
                 log::info!("Hardware Dom0 shutdown: rebooting machine");
-                Exit::Dom0Reboot
+                platform::Exit::Dom0Reboot
             }
             Shutdown::Crash => {
                 log::info!("Domain {id} (vcpu#0) crashed: {why}");
                 log::info!("Hardware Dom0 crashed: stopping the machine");
-                Exit::Dom0Crashed
+                platform::Exit::Dom0Crashed
             }
-        }
+        })
     }
 
     /// Switches the vCPU to guest user mode: the user page tables and the user GS base.

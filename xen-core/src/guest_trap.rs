@@ -5,13 +5,16 @@ use xen_core::guest_regs::{GuestRegs, SYSCALL_INSN_LEN};
 use xen_core::trap::bounce::{Bounce, enter_handler, enter_syscall_callback, frame_for};
 use xen_core::trap::debug_regs;
 use xen_core::trap::decode::{FORCED_CPUID_LEN, Instruction, decode_ud};
-use xen_core::trap::iret::{CheckedFrame, check_frame};
+use hypercall_abi::segment::FIRST_RESERVED_GDT_ENTRY;
+use xen_core::layout::PAGE_SIZE;
+use xen_core::trap::iret::{
+    CheckedFrame, SelectorKind, check_frame, check_frame_with, descriptor_kind, flat_selector,
+};
 use xen_core::trap::priv_op::{self, PrivInsn, PrivOp};
 
-use crate::arch::x86_64::platform;
 use crate::arch::x86_64::uaccess::copy_from_guest;
 use crate::arch::x86_64::uaccess::copy_to_guest;
-use crate::arch::x86_64::{cpu, fpu};
+use crate::arch::x86_64::{cpu, direct_map, fpu};
 use crate::domain::{Domain, Shutdown};
 use crate::emulate;
 use crate::emulate::fetch::instruction_bytes;
@@ -71,7 +74,7 @@ pub fn bounce(dom: &mut Domain, regs: &mut GuestRegs, vector: u8, error: Option<
     let entry = dom.vcpu.trap_table[usize::from(vector)];
     if entry.address == 0 {
         let what = exception_name(vector);
-        return Exit::Stop(dom.shut_down(
+        return dom.shut_down(
             Shutdown::Crash,
             format_args!(
                 "unhandled {what} (vector {vector}, error {:#x}) at rip {:#x}, cr2 {:#x}: no handler registered",
@@ -79,7 +82,7 @@ pub fn bounce(dom: &mut Domain, regs: &mut GuestRegs, vector: u8, error: Option<
                 regs.rip,
                 if vector == TRAP_PAGE_FAULT { cpu::read_cr2() } else { 0 }
             ),
-        ));
+        );
     }
     deliver(
         dom,
@@ -107,20 +110,20 @@ pub fn deliver(
         kernel_sp: dom.vcpu.kernel_sp,
     };
     let Some(frame) = frame_for(regs, &b) else {
-        return Exit::Stop(dom.shut_down(
+        return dom.shut_down(
             Shutdown::Crash,
             format_args!("bounce frame would wrap the stack"),
-        ));
+        );
     };
     if from_user {
         dom.enter_kernel_mode();
     }
     if copy_to_guest(frame.rsp, frame.bytes()).is_err() {
         let rsp = frame.rsp;
-        return Exit::Stop(dom.shut_down(
+        return dom.shut_down(
             Shutdown::Crash,
             format_args!("cannot write the bounce frame at {rsp:#x}: bad kernel stack"),
-        ));
+        );
     }
     enter_handler(regs, &frame, handler);
     if mask {
@@ -157,15 +160,16 @@ pub fn syscall_from_user(dom: &mut Domain, regs: &mut GuestRegs) -> Exit {
 pub fn checked_return<'a>(
     dom: &mut Domain,
     regs: &'a mut GuestRegs,
-) -> Result<CheckedFrame<'a>, platform::Exit> {
-    let refused = match check_frame(regs) {
+) -> Result<CheckedFrame<'a>, Exit> {
+    let refused = match check_frame_with(regs, |sel| selector_kind(dom, sel)) {
         Ok(frame) => return Ok(frame),
         Err(refused) => refused,
     };
     let regs = refused.regs;
     let error_code = refused.fault.error_code;
-    if let Exit::Stop(how) = bounce(dom, regs, TRAP_GP_FAULT, Some(error_code.into())) {
-        return Err(how);
+    match bounce(dom, regs, TRAP_GP_FAULT, Some(error_code.into())) {
+        Exit::Sysret | Exit::Iret => {}
+        gone => return Err(gone),
     }
     check_frame(regs).map_err(|again| {
         // A bounce enters a registered (canonical) handler with flat selectors: not reached.
@@ -177,6 +181,39 @@ pub fn checked_return<'a>(
             ),
         )
     })
+}
+
+/// What `sel` names for `dom`'s vCPU: Xen's flat selectors in the reserved area, or a
+/// descriptor of the guest's GDT or (mapped) LDT. An LDT page not mapped yet counts as
+/// unusable: the frame's #GP then goes to the guest, which is what a CPU fault on the LDT
+/// access would come to once Xen's lazy mapping failed.
+fn selector_kind(dom: &Domain, sel: u16) -> SelectorKind {
+    let index = u64::from(sel >> 3);
+    let desc = &dom.vcpu.desc;
+    let raw = if sel & 4 == 0 {
+        if index >= FIRST_RESERVED_GDT_ENTRY {
+            return flat_selector(sel);
+        }
+        if index >= desc.gdt_entries {
+            return SelectorKind::Unusable;
+        }
+        let page = (index / 512) as usize;
+        match desc.gdt_frames.get(page) {
+            Some(&mfn) if page < desc.gdt_frame_count => {
+                direct_map::read_u64(mfn * PAGE_SIZE + (index % 512) * 8)
+            }
+            _ => return SelectorKind::Unusable,
+        }
+    } else {
+        if index >= desc.ldt_entries {
+            return SelectorKind::Unusable;
+        }
+        match desc.ldt_mapped.get((index / 512) as usize) {
+            Some(&Some(mfn)) => direct_map::read_u64(mfn * PAGE_SIZE + (index % 512) * 8),
+            _ => return SelectorKind::Unusable,
+        }
+    };
+    descriptor_kind(raw)
 }
 
 /// #NM: the guest set its virtual CR0.TS (fpu_taskswitch) and then used the FPU. As in Xen,

@@ -10,6 +10,7 @@ use alloc::boxed::Box;
 use hypercall_abi::domid::DomId;
 use xen_core::cmdline::Options;
 use xen_core::domain_table::DomainTable;
+use xen_core::sched::credit::Scheduler;
 use xen_core::mm::frame_alloc::FrameAllocator;
 use xen_core::mm::frame_table::FrameTable;
 use xen_core::multiboot::{MAX_CMDLINE, MAX_REGIONS, Region};
@@ -35,6 +36,10 @@ pub struct Hypervisor {
     /// The domain whose vCPU runs, once Dom0 is built. Kept out of the table so that a
     /// handler holds it and other domains at once, with nothing to move on each entry.
     pub current: Option<Box<Domain>>,
+    /// The credit scheduler (one physical CPU).
+    pub sched: Scheduler,
+    /// When the running vCPU's slice ends (system time, ns).
+    pub slice_end: u64,
 }
 
 /// The one instance, set once Dom0 is built. Entries from guests hold it for their whole stay
@@ -48,7 +53,7 @@ impl Hypervisor {
             HvMemory {
                 alloc: &mut self.alloc,
                 xen_l4_slots: &self.xen_l4_slots,
-                freed: 0,
+                freed: Default::default(),
                 m2p: (self.m2p_maddr, self.frames.len()),
             },
             &mut self.frames,
@@ -93,6 +98,8 @@ pub struct State<'a> {
     pub regions: &'a [Region],
     /// The hypervisor command line.
     pub cmdline: &'a str,
+    /// The scheduler, told when a domain can run or not (`schedule::sync_runnable`).
+    pub sched: &'a mut Scheduler,
 }
 
 impl State<'_> {
@@ -126,6 +133,7 @@ pub fn with_state<R>(f: impl FnOnce(State<'_>) -> R) -> R {
             m2p_maddr: hv.m2p_maddr,
             regions: hv.regions.as_slice(),
             cmdline: hv.cmdline.as_str(),
+            sched: &mut hv.sched,
         })
     })
 }

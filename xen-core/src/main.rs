@@ -31,6 +31,8 @@ mod mm_glue;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
+mod schedule;
+#[cfg(target_os = "none")]
 mod start;
 #[cfg(target_os = "none")]
 mod trap_entry;

@@ -8,7 +8,9 @@ use xen_core::mm::page_type::Mm;
 
 use crate::arch::x86_64::{cpu, direct_map};
 use crate::domain::Domain;
-use crate::hypervisor::{set_m2p, with_state};
+use xen_core::domain_table::DomainTable;
+
+use crate::hypervisor::{State, set_m2p, with_state};
 
 /// The M2P value of a frame no domain owns (Xen's INVALID_M2P_ENTRY).
 pub const INVALID_M2P_ENTRY: u64 = u64::MAX;
@@ -19,8 +21,8 @@ pub struct HvMemory<'a> {
     pub alloc: &'a mut FrameAllocator<'static>,
     /// xen-core's L4 entries, copied into every guest L4 on validation.
     pub xen_l4_slots: &'a [(usize, u64)],
-    /// Frames freed during this operation, by owner (one domain today).
-    pub freed: u64,
+    /// Frames freed during this operation, by owner.
+    pub freed: Freed,
     /// Machine address of the M2P, and how many frames it covers.
     pub m2p: (u64, usize),
 }
@@ -49,7 +51,47 @@ impl PageMemory for HvMemory<'_> {
         // As Xen's allocator does, a free frame has no pseudo-physical frame.
         set_m2p(self.m2p.0, self.m2p.1, mfn, INVALID_M2P_ENTRY);
         self.alloc.free(mfn as usize);
-        self.freed += 1;
+        self.freed.add(_owner);
+    }
+}
+
+/// Frames freed during one operation, counted by owner so that each domain's tot_pages follows.
+#[derive(Default)]
+pub struct Freed {
+    counts: heapless::Vec<(DomId, u64), 8>,
+}
+
+impl Freed {
+    fn add(&mut self, owner: DomId) {
+        if let Some(entry) = self.counts.iter_mut().find(|(d, _)| *d == owner) {
+            entry.1 += 1;
+        } else if self.counts.push((owner, 1)).is_err() {
+            // Eight owners in one operation: not reached (an operation touches the caller, one
+            // foreign domain and the grants between them). The count is lost, not the frame.
+            log::warn!("frames of domain {owner} freed but not counted");
+        }
+    }
+
+    /// Whether any frame was freed.
+    pub fn any(&self) -> bool {
+        !self.counts.is_empty()
+    }
+
+    /// Takes the frames freed from each owner's tot_pages (`running` or one of `others`), and
+    /// removes a dying domain once it owns nothing.
+    pub fn apply(&self, running: &mut Domain, others: &mut DomainTable<Domain>) {
+        for &(owner, n) in &self.counts {
+            if owner == running.id {
+                running.tot_pages = running.tot_pages.saturating_sub(n);
+            } else if let Some(dom) = others.get_mut(owner) {
+                dom.tot_pages = dom.tot_pages.saturating_sub(n);
+                // A destroyed domain whose last frame just went is gone for good.
+                if dom.dying && dom.tot_pages == 0 {
+                    others.remove(owner);
+                    log::info!("Domain {owner} destroyed: every frame returned");
+                }
+            }
+        }
     }
 }
 
@@ -58,19 +100,47 @@ impl PageMemory for HvMemory<'_> {
 /// translation must never outlive the bookkeeping that allowed it.
 pub fn with_mm<R>(f: impl FnOnce(&mut Mm<'_, HvMemory<'_>>, &mut Domain) -> R) -> R {
     with_state(|st| {
-        let mut mem = HvMemory {
-            alloc: st.alloc,
-            xen_l4_slots: st.xen_l4_slots,
-            freed: 0,
-            m2p: (st.m2p_maddr, st.frames.len()),
-        };
-        let mut mm = Mm::new(st.frames, &mut mem);
-        let result = f(&mut mm, st.dom);
-        let flush = mm.flush_tlb;
-        if flush || mem.freed != 0 {
-            cpu::flush_tlb_global();
-        }
-        st.dom.tot_pages = st.dom.tot_pages.saturating_sub(mem.freed);
-        result
+        let id = st.dom.id;
+        mm_on(st, id, f).unwrap_or_else(|| unreachable_running())
     })
+}
+
+fn unreachable_running() -> ! {
+    panic!("the running domain is always found")
+}
+
+/// As [`with_mm`], with domain `id` (the running one or another) instead of the running one;
+/// `None` if there is no such domain.
+pub fn with_mm_on<R>(
+    id: DomId,
+    f: impl FnOnce(&mut Mm<'_, HvMemory<'_>>, &mut Domain) -> R,
+) -> Option<R> {
+    with_state(|st| mm_on(st, id, f))
+}
+
+/// The page-type core over `st`'s memory, with domain `id`.
+pub fn mm_on<R>(
+    st: State<'_>,
+    id: DomId,
+    f: impl FnOnce(&mut Mm<'_, HvMemory<'_>>, &mut Domain) -> R,
+) -> Option<R> {
+    let mut mem = HvMemory {
+        alloc: st.alloc,
+        xen_l4_slots: st.xen_l4_slots,
+        freed: Freed::default(),
+        m2p: (st.m2p_maddr, st.frames.len()),
+    };
+    let dom = if id == st.dom.id {
+        &mut *st.dom
+    } else {
+        st.domains.get_mut(id)?
+    };
+    let mut mm = Mm::new(&mut *st.frames, &mut mem);
+    let result = f(&mut mm, dom);
+    let flush = mm.flush_tlb;
+    if flush || mem.freed.any() {
+        cpu::flush_tlb_global();
+    }
+    mem.freed.apply(st.dom, st.domains);
+    Some(result)
 }

@@ -6,6 +6,8 @@ use alloc::boxed::Box;
 use xen_core::multiboot::{self, PhysMemory};
 
 use xen_core::domain_table::DomainTable;
+use xen_core::sched::credit::Scheduler;
+use xen_core::sched::params::DEFAULT_WEIGHT;
 use xen_core::{cmdline, layout};
 
 use crate::arch::x86_64::platform::{Exit, exit_machine, mask_legacy_pics};
@@ -83,6 +85,8 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         options,
         domains: DomainTable::new(),
         current: None,
+        sched: Scheduler::new(1),
+        slice_end: u64::MAX,
     };
     // The per-vCPU GDT/LDT area joins the hypervisor's slots before any guest L4 exists.
     gdt::enable_area(&mut hv.xen_l4_slots);
@@ -115,6 +119,19 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
             exit_machine(Exit::Fatal)
         }
     };
+    // Dom0's vCPU joins the scheduler, runnable, and is its first choice.
+    let mut dom = dom;
+    let scheduled = hv
+        .sched
+        .add_domain(id, DEFAULT_WEIGHT, 0)
+        .and_then(|()| hv.sched.add_vcpu(id, 0));
+    if scheduled.is_err() {
+        log::error!("PANIC: fatal: no room for Dom0 in the scheduler");
+        exit_machine(Exit::Fatal)
+    }
+    crate::schedule::sync_runnable(&mut hv.sched, &mut dom);
+    let now = crate::arch::x86_64::tsc::now_ns();
+    hv.slice_end = hv.sched.schedule(0, now).deadline(now);
     HV.with(|slot| {
         // The vCPU comes onto the CPU: its FPU state first.
         let current = slot.insert(hv).current.insert(dom);

@@ -27,23 +27,35 @@ pub extern "C" fn syscall_from_user(regs: &mut GuestRegs) -> u32 {
 /// once the frame is one the CPU accepts (a bad one becomes the guest's #GP, or the guest's
 /// end).
 pub extern "C" fn syscall_exit_check(regs: &mut GuestRegs) {
-    if let Err(how) = checked(regs) {
-        exit_machine(how)
+    if let Err(exit) = checked(regs) {
+        // The vCPU's domain is gone: its callee-saved registers no longer matter.
+        leave(regs, exit)
+    }
+}
+
+/// Leaves an entry whose vCPU does not return to the frame as it is: the machine stops, or
+/// the scheduler runs something else (from `regs`, a complete frame or a dead vCPU's).
+fn leave(regs: &mut GuestRegs, exit: Exit) -> ! {
+    match exit {
+        Exit::Stop(how) => exit_machine(how),
+        _ => crate::schedule::reschedule(regs),
     }
 }
 
 /// Leaves for the guest with `iretq` from a full frame (after an exception, or at the first
 /// entry), once [`checked`] has made it acceptable.
 pub fn enter_guest(regs: &mut GuestRegs) -> ! {
-    match checked(regs) {
+    // Two steps, so that the frame is free again when the vCPU cannot return to it.
+    let exit = match checked(regs) {
         Ok(frame) => exit_to_guest(frame),
-        Err(how) => exit_machine(how),
-    }
+        Err(exit) => exit,
+    };
+    leave(regs, exit)
 }
 
 /// Runs `guest_trap::checked_return` on the running domain: the frame, made one the CPU
 /// accepts, or how the machine stops.
-fn checked(regs: &mut GuestRegs) -> Result<CheckedFrame<'_>, platform::Exit> {
+fn checked(regs: &mut GuestRegs) -> Result<CheckedFrame<'_>, Exit> {
     with_state(move |st| guest_trap::checked_return(st.dom, regs))
 }
 
@@ -70,9 +82,9 @@ pub extern "C" fn exception(regs: &mut GuestRegs) -> ! {
         with_state(|st| guest_trap::exception(st.dom, regs))
     };
     match exit {
-        Exit::Stop(how) => exit_machine(how),
         // An exception frame is complete: every exit restores all of it.
         Exit::Sysret | Exit::Iret => enter_guest(regs),
+        gone => leave(regs, gone),
     }
 }
 
@@ -84,9 +96,12 @@ fn in_xen(regs: &mut GuestRegs, vector: u8) -> ! {
         // SAFETY: the frame is the NMI's, unchanged.
         unsafe { entry::resume_xen(regs) }
     }
-    if matches!(vector, TRAP_GP_FAULT | TRAP_PAGE_FAULT)
-        && let Some(resume) = uaccess::fixup_for(regs.rip)
+    if matches!(
+        vector,
+        TRAP_GP_FAULT | TRAP_PAGE_FAULT | TRAP_NO_SEGMENT | TRAP_STACK_ERROR
+    ) && let Some(resume) = uaccess::fixup_for(regs.rip)
             .or_else(|| crate::arch::x86_64::msr_safe::fixup_for(regs.rip))
+            .or_else(|| crate::arch::x86_64::context::fixup_for(regs.rip))
     {
         regs.rip = resume;
         // SAFETY: the frame is this fault's, with RIP moved to the recovery point of the guest
@@ -111,7 +126,7 @@ fn guest_iretq_faulted(regs: &GuestRegs, vector: u8) -> ! {
     // SAFETY: this exception came from ring 0 at a guest iretq (checked by the caller).
     let [rip, cs, rflags, rsp, ss] = unsafe { entry::faulted_iret_frame(regs) };
     let error = regs.error_code;
-    let how = with_state(|st| {
+    let exit = with_state(|st| {
         st.dom.shut_down(
             Shutdown::Crash,
             format_args!(
@@ -120,7 +135,9 @@ fn guest_iretq_faulted(regs: &GuestRegs, vector: u8) -> ! {
             ),
         )
     });
-    exit_machine(how)
+    // The frame at hand is this fault's; the guest's registers no longer matter.
+    let mut frame = *regs;
+    leave(&mut frame, exit)
 }
 
 /// Prints the registers and stops the machine: xen-core's own invariants are broken.

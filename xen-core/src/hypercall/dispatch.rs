@@ -16,14 +16,19 @@ pub enum Exit {
     Iret,
     /// The machine stops (Dom0 shut down or crashed).
     Stop(platform::Exit),
+    /// The vCPU stops running for now (it blocked, yielded, or its domain shut down): the
+    /// scheduler picks what runs next, from a complete frame.
+    Reschedule,
 }
 
 impl Exit {
-    /// The code the syscall entry stub expects: 0 sysretq, 1 iretq. Stopping never returns.
+    /// The code the syscall entry stub expects: 0 sysretq, 1 iretq, 2 schedule (after the
+    /// stub has completed the frame). Stopping never returns.
     pub fn code(self) -> u32 {
         match self {
             Exit::Sysret => 0,
             Exit::Iret => 1,
+            Exit::Reschedule => 2,
             Exit::Stop(how) => exit_machine(how),
         }
     }

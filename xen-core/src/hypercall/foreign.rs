@@ -3,22 +3,33 @@
 use hypercall_abi::Errno;
 use hypercall_abi::domid::{DOMID_IO, DOMID_SELF, DOMID_XEN, DomId};
 
-/// The page owner `domid` names for a caller `self_id` (Xen's get_pg_owner). A caller naming
-/// itself by its own id instead of `DOMID_SELF` is refused with -ESRCH, as in Xen. The control
-/// domain may name the pseudo-domains DOMID_IO and DOMID_XEN; they own no RAM frame here, so a
-/// mapping through them is refused frame by frame (-EBUSY), as in Xen. Only the caller exists
-/// today (more domains come with issue 4): every other id is -ESRCH.
-pub fn page_owner(self_id: DomId, privileged: bool, domid: DomId) -> Result<DomId, Errno> {
+use crate::hypervisor::State;
+
+/// The page owner `domid` names for the running domain of `st` (Xen's get_pg_owner). A caller
+/// naming itself by its own id instead of `DOMID_SELF` is refused with -ESRCH, as in Xen. The
+/// control domain may name another domain (a builder mapping and pinning a new domain's
+/// frames) and the pseudo-domains DOMID_IO and DOMID_XEN, which own no RAM frame here, so a
+/// mapping through them is refused frame by frame (-EBUSY), as in Xen. An unknown domain is
+/// -ESRCH; a known one named without the privilege is -EPERM.
+pub fn page_owner(st: &State<'_>, domid: DomId) -> Result<DomId, Errno> {
+    let privileged = st.dom.is_control();
     match domid {
-        DOMID_SELF => Ok(self_id),
+        DOMID_SELF => Ok(st.dom.id),
         DOMID_IO | DOMID_XEN if privileged => Ok(domid),
         DOMID_IO | DOMID_XEN => Err(Errno::Perm),
-        _ => Err(Errno::Srch),
+        id if id == st.dom.id => Err(Errno::Srch),
+        id if st.domains.get(id).is_none() => Err(Errno::Srch),
+        id if privileged => Ok(id),
+        _ => Err(Errno::Perm),
     }
 }
 
 /// The domain `domid` names where the caller may also use its own id (Xen's
 /// rcu_lock_domain_by_any_id): `None` when there is no such domain.
-pub fn any_id(self_id: DomId, domid: DomId) -> Option<DomId> {
-    (domid == DOMID_SELF || domid == self_id).then_some(self_id)
+pub fn any_id(st: &State<'_>, domid: DomId) -> Option<DomId> {
+    if domid == DOMID_SELF || domid == st.dom.id {
+        Some(st.dom.id)
+    } else {
+        st.domains.get(domid).map(|d| d.id)
+    }
 }

@@ -17,22 +17,22 @@ use crate::hypervisor::with_state;
 pub fn iret(call: &mut Call<'_>) -> Result<u64, Errno> {
     let Ok(ctx) = read_guest::<IretContext>(call.regs.rsp) else {
         let rsp = call.regs.rsp;
-        call.exit = Exit::Stop(with_state(|st| {
+        call.exit = with_state(|st| {
             st.dom.shut_down(
                 Shutdown::Crash,
                 format_args!("fault reading the iret context at {rsp:#x}"),
             )
-        }));
+        });
         return Ok(0);
     };
     let regs = &mut *call.regs;
     let exit = with_state(|st| {
         let vcpu = &st.dom.vcpu;
         if ctx.cs & 3 == 3 && vcpu.kernel_mode && vcpu.user_l4 == 0 {
-            return Exit::Stop(st.dom.shut_down(
+            return st.dom.shut_down(
                 Shutdown::Crash,
                 format_args!("iret to user mode without user page tables"),
-            ));
+            );
         }
         let outcome = apply(regs, &ctx);
         if outcome.to_user && st.dom.vcpu.kernel_mode {

@@ -9,7 +9,7 @@ use super::foreign;
 use crate::arch::x86_64::direct_map;
 use crate::arch::x86_64::uaccess::{copy_to_guest, read_guest, write_guest};
 use crate::hypervisor::with_state;
-use crate::mm_glue::with_mm;
+use crate::mm_glue::with_mm_on;
 
 /// Largest extent order an ordinary domain may ask for (Xen's CONFIG_DOMU_MAX_ORDER).
 const DOMU_MAX_ORDER: u32 = 9;
@@ -43,12 +43,16 @@ pub fn memory_op(cmd: u64, arg: u64) -> Result<u64, Errno> {
         })),
         XENMEM_CURRENT_RESERVATION | XENMEM_MAXIMUM_RESERVATION => {
             let domid = read_guest::<DomId>(arg)?;
-            with_state(|st| {
-                foreign::any_id(st.dom.id, domid).ok_or(Errno::Srch)?;
+            with_state(|mut st| {
+                let id = foreign::any_id(&st, domid).ok_or(Errno::Srch)?;
+                if id != st.dom.id && !st.dom.is_control() {
+                    return Err(Errno::Perm);
+                }
+                let dom = st.lookup(id).ok_or(Errno::Srch)?;
                 Ok(if op == XENMEM_CURRENT_RESERVATION {
-                    st.dom.tot_pages
+                    dom.tot_pages
                 } else {
-                    st.dom.max_pages
+                    dom.max_pages
                 })
             })
         }
@@ -63,16 +67,20 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
     let r = read_guest::<XenMemoryReservation>(arg)?;
     // As in Xen, an unknown domain, an order too large or a list outside guest memory do no
     // extent at all rather than fail.
-    let Some(max_order) = with_state(|st| {
-        foreign::any_id(st.dom.id, r.domid).map(|_| {
-            if st.dom.is_control() {
-                DOM0_MAX_ORDER
-            } else {
-                DOMU_MAX_ORDER
-            }
-        })
-    }) else {
+    let Some((target, privileged)) =
+        with_state(|st| foreign::any_id(&st, r.domid).map(|id| (id, st.dom.is_control())))
+    else {
         return Ok(start);
+    };
+    let self_id = with_state(|st| st.dom.id);
+    // Another domain's reservation is the control domain's business (Xen's XSM check).
+    if target != self_id && !privileged {
+        return Err(Errno::Perm);
+    }
+    let max_order = if privileged {
+        DOM0_MAX_ORDER
+    } else {
+        DOMU_MAX_ORDER
     };
     if start >= r.nr_extents {
         return Ok(start);
@@ -93,15 +101,18 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
             Reservation::Decrease => read_guest::<u64>(entry(i)).is_ok_and(|mfn| {
                 (0..1u64 << order).all(|j| {
                     mfn.checked_add(j)
-                        .is_some_and(|f| with_mm(|mm, dom| mm.remove_page(dom.id, f)).is_ok())
+                        .is_some_and(|f| {
+                            with_mm_on(target, |mm, dom| mm.remove_page(dom.id, f))
+                                .is_some_and(|r| r.is_ok())
+                        })
                 })
             }),
-            Reservation::Increase => match allocate(order) {
+            Reservation::Increase => match allocate(target, order) {
                 Some(mfn) => r.extent_start == 0 || write_guest(entry(i), &mfn).is_ok(),
                 None => false,
             },
             Reservation::Populate => match read_guest::<u64>(entry(i)) {
-                Ok(pfn) => match allocate(order) {
+                Ok(pfn) => match allocate(target, order) {
                     Some(mfn) => {
                         with_state(|mut st| {
                             for j in 0..1u64 << order {
@@ -123,11 +134,11 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
     Ok(i)
 }
 
-/// Gives the running domain `2^order` more zeroed, naturally aligned frames within its
-/// maximum reservation; returns the first.
-fn allocate(order: u32) -> Option<u64> {
+/// Gives domain `target` `2^order` more zeroed, naturally aligned frames within its maximum
+/// reservation; returns the first.
+fn allocate(target: DomId, order: u32) -> Option<u64> {
     let n = 1u64 << order;
-    with_mm(|mm, dom| {
+    with_mm_on(target, |mm, dom| {
         if dom.tot_pages + n > dom.max_pages {
             return None;
         }
@@ -147,6 +158,7 @@ fn allocate(order: u32) -> Option<u64> {
         dom.tot_pages += n;
         Some(first)
     })
+    .flatten()
 }
 
 /// machine_memory_map: the firmware's map, for the control domain only.

@@ -14,13 +14,17 @@ use crate::mm_glue::with_mm;
 pub fn mmu_update(reqs: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
     let count = batch::check::<MmuUpdate>(reqs, count)?;
     let owners = decode_foreigndom(foreigndom as u32);
-    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.is_control()));
-    let pt_owner = match owners.pt_owner {
-        None => self_id,
-        Some(id) if id == self_id => self_id,
-        Some(_) => return Err(Errno::Srch),
-    };
-    let pg_owner = foreign::page_owner(self_id, privileged, owners.pg_owner)?;
+    let (pt_owner, pg_owner) = with_state(|st| {
+        let self_id = st.dom.id;
+        // Another domain's page tables are never written directly: a builder writes a new
+        // domain's tables as ordinary pages, before they are pinned.
+        let pt_owner = match owners.pt_owner {
+            None => self_id,
+            Some(id) if id == self_id => self_id,
+            Some(_) => return Err(Errno::Srch),
+        };
+        Ok((pt_owner, foreign::page_owner(&st, owners.pg_owner)?))
+    })?;
 
     batch::run(reqs, count, pdone, |req: MmuUpdate| {
         apply(decode_mmu_update(req)?, pt_owner, pg_owner)

@@ -13,7 +13,8 @@ use crate::arch::x86_64::uaccess::read_guest;
 use crate::arch::x86_64::{cpu, direct_map, paging};
 use crate::domain::Domain;
 use crate::hypervisor::with_state;
-use crate::mm_glue::with_mm;
+use crate::mm_glue::{with_mm, with_mm_on};
+use hypercall_abi::domid::{DOMID_IO, DOMID_XEN};
 
 /// Most LDT entries a guest may ask for (Xen's limit).
 const MAX_LDT_ENTRIES: u64 = 8192;
@@ -190,10 +191,25 @@ fn writable_ref<M: xen_core::mm::page_memory::PageMemory>(
 /// error, and reports how many completed in `*pdone`.
 pub fn mmuext_op(ops: u64, count: u64, pdone: u64, foreigndom: u64) -> Result<u64, Errno> {
     let count = batch::check::<MmuextOp>(ops, count)?;
-    let (self_id, privileged) = with_state(|st| (st.dom.id, st.dom.is_control()));
-    // Ops on another domain's frames need more domains (issue 4); DOMID_IO owns no frames.
-    if foreign::page_owner(self_id, privileged, foreigndom as u16)? != self_id {
+    let (self_id, pg_owner) =
+        with_state(|st| Ok((st.dom.id, foreign::page_owner(&st, foreigndom as u16)?)))?;
+    // DOMID_IO and DOMID_XEN own no page tables.
+    if matches!(pg_owner, DOMID_IO | DOMID_XEN) {
         return Err(Errno::Inval);
     }
-    batch::run(ops, count, pdone, |op: MmuextOp| act(decode(&op)?))
+    batch::run(ops, count, pdone, |op: MmuextOp| {
+        let req = decode(&op)?;
+        match req {
+            // A builder pins a new domain's tables on its behalf (Xen's pg_owner).
+            Request::Pin { mfn, level } if pg_owner != self_id => {
+                with_mm_on(pg_owner, |mm, dom| mm.pin(dom.id, mfn, level)).ok_or(Errno::Srch)?
+            }
+            Request::Unpin { mfn } if pg_owner != self_id => {
+                with_mm_on(pg_owner, |mm, dom| mm.unpin(dom.id, mfn)).ok_or(Errno::Srch)?
+            }
+            // Everything else acts on the caller's own vCPU.
+            _ if pg_owner != self_id => Err(Errno::Perm),
+            _ => act(req),
+        }
+    })
 }

@@ -127,7 +127,9 @@ fn domain_info_list(list: &XenSysctlGetdomaininfolist) -> Result<u32, Errno> {
                 continue;
             }
             let running = id == st.dom.id;
+            let cpu_time = st.sched.domain_runtime_ns(id, tsc::now_ns()).ok();
             if let Some(d) = st.lookup(id) {
+                d.cpu_time = cpu_time.unwrap_or(d.cpu_time);
                 if out.try_reserve(1).is_err() {
                     return Err(Errno::NoMem);
                 }

@@ -55,8 +55,7 @@ pub fn update_va_mapping_otherdomain(
     flags: u64,
     domid: u64,
 ) -> Result<u64, Errno> {
-    let pg_owner =
-        with_state(|st| foreign::page_owner(st.dom.id, st.dom.is_control(), domid as u16))?;
+    let pg_owner = with_state(|st| foreign::page_owner(&st, domid as u16))?;
     update(va, value, flags, Some(pg_owner))
 }
 

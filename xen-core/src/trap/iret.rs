@@ -85,6 +85,37 @@ pub fn flat_selector(selector: u16) -> SelectorKind {
     }
 }
 
+/// What guest descriptor `raw` (from the guest's GDT or LDT) is as an `iretq` target to CPL 3:
+/// present code or data segments of DPL 3 only (Xen stores every guest code/data descriptor
+/// with DPL 3). A 32-bit code segment counts as [`SelectorKind::Code32`] whatever its limit;
+/// the RIP check then uses 4 GiB, which is what a flat one allows and more than a shorter
+/// one does, so a RIP past a short limit is left to the CPU, whose #GP then comes from the
+/// guest's own `iretq` bounce (handled as a faulting guest return).
+pub fn descriptor_kind(raw: u64) -> SelectorKind {
+    let hi = (raw >> 32) as u32;
+    let present = hi & (1 << 15) != 0;
+    let code_or_data = hi & (1 << 12) != 0;
+    let dpl3 = (hi >> 13) & 3 == 3;
+    if !present || !code_or_data || !dpl3 {
+        return SelectorKind::Unusable;
+    }
+    let is_code = hi & (1 << 11) != 0;
+    if is_code {
+        let long = hi & (1 << 21) != 0;
+        let default32 = hi & (1 << 22) != 0;
+        match (long, default32) {
+            (true, false) => SelectorKind::Code64,
+            (false, true) => SelectorKind::Code32,
+            // 16-bit code, or L and D both set (reserved): refused here.
+            _ => SelectorKind::Unusable,
+        }
+    } else if hi & (1 << 9) != 0 {
+        SelectorKind::StackData
+    } else {
+        SelectorKind::Unusable
+    }
+}
+
 /// The #GP that `iretq` would raise for a frame, with its error code (a selector without its
 /// RPL, or 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +202,25 @@ fn first_fault(regs: &GuestRegs, classify: impl Fn(u16) -> SelectorKind) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_descriptors_classify_as_the_cpu_sees_them() {
+        // Flat DPL 3 descriptors as a guest writes them (present, S, type, limit 4 GiB).
+        let code64 = 0x00af_fa00_0000_ffff;
+        let code32 = 0x00cf_fa00_0000_ffff;
+        let data = 0x00cf_f200_0000_ffff;
+        assert_eq!(descriptor_kind(code64), SelectorKind::Code64);
+        assert_eq!(descriptor_kind(code32), SelectorKind::Code32);
+        assert_eq!(descriptor_kind(data), SelectorKind::StackData);
+        // Read-only data, not present, DPL 0, system, 16-bit code, L+D.
+        assert_eq!(descriptor_kind(0x00cf_f000_0000_ffff), SelectorKind::Unusable);
+        assert_eq!(descriptor_kind(data & !(1 << 47)), SelectorKind::Unusable);
+        assert_eq!(descriptor_kind(0x00cf_9200_0000_ffff), SelectorKind::Unusable);
+        assert_eq!(descriptor_kind(0x00cf_e200_0000_ffff), SelectorKind::Unusable);
+        assert_eq!(descriptor_kind(0x000f_fa00_0000_ffff), SelectorKind::Unusable);
+        assert_eq!(descriptor_kind(0x00ef_fa00_0000_ffff), SelectorKind::Unusable);
+        assert_eq!(descriptor_kind(0), SelectorKind::Unusable);
+    }
     use crate::trap::bounce::RFLAGS_DF;
 
     fn ctx() -> IretContext {

@@ -109,8 +109,12 @@ syscall32_entry:
     jmp 2b
 
     /* Leave a partial (syscall) frame with iretq once the check has made it acceptable (the
-       check never returns otherwise); the callee-saved registers are live. */
+       check never returns otherwise); the callee-saved registers are live. Code 2: the
+       vCPU stops running for now; the callee-saved registers (the guest's again, since the
+       handler returned) complete the frame and the scheduler takes it, never to return. */
 syscall_exit_iret:
+    cmp eax, 2
+    je 5f
     lea rdi, [rsp + 8]
     call {exit_check}
     add rsp, 56
@@ -127,6 +131,15 @@ syscall_exit_iret:
     .global syscall_iretq
 syscall_iretq:
     iretq
+5:  lea rdi, [rsp + 8]
+    mov [rdi], r15
+    mov [rdi + 8], r14
+    mov [rdi + 16], r13
+    mov [rdi + 24], r12
+    mov [rdi + 32], rbp
+    mov [rdi + 40], rbx
+    call {reschedule}
+    ud2
 
     /* Restore every register of the full frame at RDI; leaves RSP at its RIP slot. */
     .macro RESTORE_FULL
@@ -281,6 +294,7 @@ syscall_saved_rsp:
     timer_rust = sym super::timer_irq::interrupt,
     timer_vector = const super::apic::TIMER_VECTOR,
     exit_check = sym crate::trap_entry::syscall_exit_check,
+    reschedule = sym crate::schedule::from_hypercall,
     entry_syscall_hi = const ENTRY_SYSCALL >> 8,
     rip_slot = const 8 + offset_of!(GuestRegs, rip),
 );

@@ -3,6 +3,7 @@
 pub mod apic;
 pub mod bench_floor;
 pub mod boot;
+pub mod context;
 pub mod cpu;
 pub mod cpu_local;
 pub mod direct_map;

@@ -37,6 +37,7 @@ pub extern "C" fn interrupt(regs: &mut GuestRegs) -> ! {
     let from_guest = regs.cs & 3 != 0;
     on_timer(regs, from_guest);
     if from_guest {
+        crate::schedule::on_timer_from_guest(regs);
         crate::trap_entry::enter_guest(regs)
     }
     // SAFETY: the frame came from ring 0, so the interrupt was taken in xen-core (only in

@@ -81,6 +81,10 @@ unsafe impl Pod for hypercall_abi::callback::CallbackUnregister {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::sched::SchedShutdown {}
 // SAFETY: as above.
+unsafe impl Pod for hypercall_abi::sched::SchedRemoteShutdown {}
+// SAFETY: as above (the padding of the register frame is explicit fields).
+unsafe impl Pod for hypercall_abi::vcpu::VcpuGuestContext {}
+// SAFETY: as above.
 unsafe impl Pod for hypercall_abi::mmu::MmuextOp {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::mmu::MmuUpdate {}

@@ -1,0 +1,236 @@
+//! domctl createdomain and destroydomain: a PV domain's birth, and its end returning every frame.
+//!
+//! As in Xen 4.17: a new domain has no memory (max_mem sets its allowance), one vCPU without a
+//! context (setvcpucontext gives it one), a shared_info page, and one pause by the controller
+//! (unpausedomain starts it). Destroying a domain drops everything it holds: its vCPU's
+//! page-table roots and descriptor pages, its pins, and the allocation reference of every frame
+//! it owns. Frames that another domain still maps (a builder's foreign mappings, grants) stay
+//! until that mapping goes; the domain lingers as dying until then, and its id stays taken.
+
+use alloc::boxed::Box;
+
+use hypercall_abi::Errno;
+use hypercall_abi::domctl::{
+    XEN_DOMCTL_CDF_HAP, XEN_DOMCTL_CDF_HVM, XEN_DOMCTL_CDF_IOMMU, XEN_DOMCTL_CDF_MAX,
+    XEN_DOMCTL_CDF_NESTED_VIRT, XEN_DOMCTL_GRANT_VERSION_MASK, XEN_X86_EMU_PIT,
+    XenDomctlCreatedomain,
+};
+use hypercall_abi::domid::{DOMID_FIRST_RESERVED, DomId};
+use hypercall_abi::shared_info::XEN_LEGACY_MAX_VCPUS;
+use xen_core::layout::PAGE_SIZE;
+use xen_core::mm::frame_table::Owner;
+use xen_core::mm::page_type::Mm;
+use xen_core::sched::params::DEFAULT_WEIGHT;
+
+use crate::arch::x86_64::direct_map;
+use crate::descriptors;
+use crate::domain::{Caps, Domain};
+use crate::hypervisor::State;
+use crate::mm_glue::{Freed, HvMemory};
+use crate::schedule;
+
+/// vCPUs a domain may have.
+pub const MAX_VCPUS: u32 = 1;
+/// Domains that may exist at once besides the running one (each takes about 10 KiB of
+/// xen-core's heap, which a guest must not exhaust).
+const MAX_DOMAINS: usize = 64;
+
+/// A checked createdomain request.
+pub struct CreateRequest {
+    /// The id asked for, or `None` for the next free one.
+    id: Option<DomId>,
+    handle: [u8; 16],
+}
+
+/// Checks a createdomain configuration as Xen does for a PV domain on a machine without HVM or
+/// an IOMMU: -EINVAL for unknown flags, HVM/HAP/nested/IOMMU, a vCPU count other than 1..=1, a
+/// grant version outside 1..=2, or emulation other than the PIT.
+pub fn decode_create(domain: DomId, c: &XenDomctlCreatedomain) -> Result<CreateRequest, Errno> {
+    let unsupported =
+        XEN_DOMCTL_CDF_HVM | XEN_DOMCTL_CDF_HAP | XEN_DOMCTL_CDF_IOMMU | XEN_DOMCTL_CDF_NESTED_VIRT;
+    if c.flags & !((XEN_DOMCTL_CDF_MAX << 1) - 1) != 0 || c.flags & unsupported != 0 {
+        return Err(Errno::Inval);
+    }
+    if c.max_vcpus == 0 || c.max_vcpus > MAX_VCPUS {
+        return Err(Errno::Inval);
+    }
+    let version = c.grant_opts & XEN_DOMCTL_GRANT_VERSION_MASK;
+    if !(1..=2).contains(&version) || c.grant_opts & !XEN_DOMCTL_GRANT_VERSION_MASK != 0 {
+        return Err(Errno::Inval);
+    }
+    if c.arch.emulation_flags & !XEN_X86_EMU_PIT != 0 {
+        return Err(Errno::Inval);
+    }
+    Ok(CreateRequest {
+        id: (domain != 0 && domain < DOMID_FIRST_RESERVED).then_some(domain),
+        handle: c.handle,
+    })
+}
+
+/// Creates the domain; returns its id.
+pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
+    let id = match req.id {
+        Some(id) if st.domains.contains(id) || id == st.dom.id => return Err(Errno::Exist),
+        Some(id) => id,
+        None => st.domains.alloc_id()?,
+    };
+    if st.domains.len() >= MAX_DOMAINS {
+        return Err(Errno::NoMem);
+    }
+    let shared_info = st.alloc.alloc().ok_or(Errno::NoMem)? as u64;
+    direct_map::zero_frame(shared_info);
+    let mut mem = HvMemory {
+        alloc: &mut *st.alloc,
+        xen_l4_slots: st.xen_l4_slots,
+        freed: Freed::default(),
+        m2p: (st.m2p_maddr, st.frames.len()),
+    };
+    if Mm::new(&mut *st.frames, &mut mem)
+        .share_with(id, shared_info)
+        .is_err()
+    {
+        mem.alloc.free(shared_info as usize);
+        return Err(Errno::NoMem);
+    }
+    // Every vCPU starts with events masked.
+    for v in 0..XEN_LEGACY_MAX_VCPUS as u64 {
+        direct_map::write_bytes(shared_info * PAGE_SIZE + v * 64 + 1, &[1]);
+    }
+    let mut dom = Domain::new(id, Caps::empty(), shared_info);
+    dom.handle = req.handle;
+    dom.ctl_pauses = 1;
+    // The heap holds MAX_DOMAINS domains with room to spare.
+    let dom = Ok(Box::new(dom));
+    let scheduled = dom.and_then(|dom| {
+        st.sched.add_domain(id, DEFAULT_WEIGHT, 0)?;
+        if let Err(e) = st.sched.add_vcpu(id, 0) {
+            let _ = st.sched.remove_domain(id, 0);
+            return Err(e);
+        }
+        Ok(dom)
+    });
+    let inserted = scheduled.and_then(|dom| {
+        st.domains.insert(id, dom).inspect_err(|_| {
+            let _ = st.sched.remove_domain(id, 0);
+        })
+    });
+    if let Err(e) = inserted {
+        release_shared_info(st, id, shared_info);
+        return Err(e);
+    }
+    log::info!("Domain {id} created");
+    Ok(id)
+}
+
+fn release_shared_info(st: &mut State<'_>, id: DomId, mfn: u64) {
+    let mut mem = HvMemory {
+        alloc: &mut *st.alloc,
+        xen_l4_slots: st.xen_l4_slots,
+        freed: Freed::default(),
+        m2p: (st.m2p_maddr, st.frames.len()),
+    };
+    let mut mm = Mm::new(&mut *st.frames, &mut mem);
+    if mm.frames.get(mfn).map(|f| f.owner) == Some(Owner::SharedWith(id)) {
+        mm.put_page_type(mfn);
+        mm.put_page(mfn);
+    }
+}
+
+/// Destroys domain `id` (not the caller): -ESRCH if absent, -EINVAL for the caller itself.
+/// Returns how many of its frames are still referenced from elsewhere.
+pub fn destroy(st: &mut State<'_>, id: DomId) -> Result<u64, Errno> {
+    if id == st.dom.id {
+        return Err(Errno::Inval);
+    }
+    let mut dom = st.domains.take(id).ok_or(Errno::Srch)?;
+    if !dom.dying {
+        let now = crate::arch::x86_64::tsc::now_ns();
+        dom.cpu_time = st.sched.domain_runtime_ns(id, now).unwrap_or(dom.cpu_time);
+        let _ = st.sched.remove_domain(id, now);
+        dom.dying = true;
+        dom.sched_runnable = false;
+        let mut mem = HvMemory {
+            alloc: &mut *st.alloc,
+            xen_l4_slots: st.xen_l4_slots,
+            freed: Freed::default(),
+            m2p: (st.m2p_maddr, st.frames.len()),
+        };
+        let mut mm = Mm::new(&mut *st.frames, &mut mem);
+        relinquish(&mut mm, &mut dom);
+        if mm.flush_tlb || mem.freed.any() {
+            crate::arch::x86_64::cpu::flush_tlb_global();
+        }
+        mem.freed.apply(st.dom, st.domains);
+    }
+    let left = owned_frames(st, id);
+    dom.tot_pages = left;
+    if left == 0 {
+        log::info!("Domain {id} destroyed: every frame returned");
+        drop(dom);
+    } else {
+        log::info!("Domain {id} dying: {left} frames still mapped elsewhere");
+        // Its slot was reserved by `take`: putting it back cannot fail.
+        let _ = st.domains.put_back(id, dom);
+        return Ok(left);
+    }
+    // The slot was reserved by `take`; free it.
+    let _ = st.domains.remove(id);
+    Ok(0)
+}
+
+/// Drops every reference the domain holds on memory: its vCPU's roots and descriptor pages,
+/// its pins, its shared_info page and the allocation reference of each frame it owns. The
+/// domain is not running, so the per-vCPU area (the running vCPU's) is left alone.
+fn relinquish<M: xen_core::mm::page_memory::PageMemory>(mm: &mut Mm<'_, M>, dom: &mut Domain) {
+    let id = dom.id;
+    descriptors::release_refs(mm, dom);
+    for root in [dom.vcpu.kernel_l4, dom.vcpu.user_l4] {
+        if root != 0 {
+            mm.put_page_and_type(root);
+        }
+    }
+    dom.vcpu.kernel_l4 = 0;
+    dom.vcpu.user_l4 = 0;
+    let nr = mm.frames.len() as u64;
+    for mfn in 0..nr {
+        if let Some(info) = mm.frames.get(mfn)
+            && info.owner == Owner::Domain(id)
+            && info.pinned
+        {
+            let _ = mm.unpin(id, mfn);
+        }
+    }
+    for mfn in 0..nr {
+        if mm
+            .frames
+            .get(mfn)
+            .is_some_and(|info| info.owner == Owner::Domain(id) && info.count != 0)
+        {
+            let _ = mm.remove_page(id, mfn);
+        }
+    }
+    let shared = dom.shared_info_mfn;
+    if mm.frames.get(shared).map(|f| f.owner) == Some(Owner::SharedWith(id)) {
+        mm.put_page_type(shared);
+        mm.put_page(shared);
+    }
+}
+
+/// Frames still owned by (or shared with) domain `id`.
+fn owned_frames(st: &State<'_>, id: DomId) -> u64 {
+    let nr = st.frames.len() as u64;
+    (0..nr)
+        .filter(|&mfn| {
+            st.frames.get(mfn).is_some_and(|f| {
+                f.count != 0 && matches!(f.owner, Owner::Domain(d) | Owner::SharedWith(d) if d == id)
+            })
+        })
+        .count() as u64
+}
+
+/// Puts `dom`'s scheduler state in line with its flags.
+pub fn sync(st: &mut State<'_>, id: DomId) {
+    if let Some(dom) = st.domains.get_mut(id) {
+        schedule::sync_runnable(st.sched, dom);
+    }
+}

@@ -1,0 +1,193 @@
+//! Carrying out the credit scheduler's decisions: switching the CPU between domains, and idling.
+//!
+//! Every switch starts from the complete register frame of the vCPU that stops (an exception's
+//! or the timer's frame, or a hypercall's once the entry stub has filled in the callee-saved
+//! registers) and never returns: the frame is overwritten with the next vCPU's registers and
+//! left through the checked exit path. What a vCPU keeps in the CPU besides its registers is
+//! saved and loaded here: its page-table root and guest mode, its data selectors and FS/GS
+//! bases, its FPU, its GDT frames (the per-vCPU area is shared by all guests and remapped) and
+//! its LDT (whose lazily mapped pages are dropped when it leaves).
+
+use alloc::boxed::Box;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use hypercall_abi::domid::DomId;
+use xen_core::desc_tables::MAX_GDT_FRAMES;
+use xen_core::guest_regs::GuestRegs;
+use xen_core::mm::page_type::Mm;
+use xen_core::sched::credit::Scheduler;
+use xen_core::sched::entity::VcpuRef;
+
+use crate::arch::x86_64::entry::GUEST_USER_MODE;
+use crate::arch::x86_64::{apic, context, fpu, gdt, paging, timer_irq, tsc};
+use crate::descriptors;
+use crate::domain::Domain;
+use crate::hypervisor::{HV, Hypervisor};
+
+/// The physical CPU xen-core runs on.
+const CPU: usize = 0;
+
+/// The vCPU of domain `id` as the scheduler names it.
+pub fn vcpu_of(id: DomId) -> VcpuRef {
+    VcpuRef::new(id, 0)
+}
+
+/// Tells the scheduler whether `dom`'s vCPU can run, if that changed. Returns whether the CPU
+/// should reschedule (the domain stopped while running, or woke with a better priority).
+/// A woken vCPU asks for the CPU: the next timer interrupt (armed at once) reschedules.
+pub fn sync_runnable(sched: &mut Scheduler, dom: &mut Domain) -> bool {
+    let can_run = dom.can_run();
+    if can_run == dom.sched_runnable {
+        return false;
+    }
+    dom.sched_runnable = can_run;
+    let v = vcpu_of(dom.id);
+    let mask = if can_run {
+        sched.wake(v)
+    } else {
+        sched.block(v)
+    };
+    let resched = mask.is_ok_and(|m| m.contains(CPU));
+    if resched && can_run {
+        RESCHED.store(true, Ordering::Relaxed);
+        apic::set_deadline(tsc::now_ns());
+    }
+    resched
+}
+
+/// Set when a wake asked this CPU to reschedule; the next timer interrupt from a guest does.
+static RESCHED: AtomicBool = AtomicBool::new(false);
+
+/// What to do after a decision.
+enum Next {
+    /// Keep running the current vCPU.
+    Same,
+    /// The current vCPU left the CPU (if any) and this one came on: run it.
+    Switched,
+    /// Nothing can run: wait for an interrupt.
+    Idle,
+}
+
+/// Stops the running vCPU (its complete frame is `regs`), lets the scheduler choose, and
+/// runs its choice, idling until there is one. Never returns.
+pub fn reschedule(regs: &mut GuestRegs) -> ! {
+    loop {
+        let next = HV.with(|hv| {
+            let Some(hv) = hv.as_mut() else {
+                panic!("scheduling before the hypervisor state exists");
+            };
+            decide(hv, regs)
+        });
+        match next {
+            Next::Same | Next::Switched => crate::trap_entry::enter_guest(regs),
+            Next::Idle => timer_irq::idle_wait(),
+        }
+    }
+}
+
+/// The syscall stub's exit code 2: a hypercall (or a bounced user `syscall`) stopped the vCPU,
+/// and the stub has completed the frame with the callee-saved registers.
+pub extern "C" fn from_hypercall(regs: &mut GuestRegs) -> ! {
+    // The frame is complete now: every exit restores all of it.
+    regs.entry_vector = 0;
+    reschedule(regs)
+}
+
+/// Called on a timer interrupt from a guest (`regs` is its complete frame): the scheduler's
+/// tick, and a switch when the slice ran out or a better vCPU is waiting.
+pub fn on_timer_from_guest(regs: &mut GuestRegs) {
+    let now = tsc::now_ns();
+    let resched = HV.with(|hv| {
+        let Some(hv) = hv.as_mut() else {
+            return false;
+        };
+        let mask = hv.sched.tick(CPU, now);
+        RESCHED.swap(false, Ordering::Relaxed) || mask.contains(CPU) || now >= hv.slice_end
+    });
+    if resched {
+        reschedule(regs)
+    }
+    HV.with(|hv| {
+        if let Some(hv) = hv.as_mut() {
+            arm_timer(hv, now);
+        }
+    });
+}
+
+/// Programs the APIC for the earliest of the slice's end and the next scheduler tick, when
+/// another vCPU waits for the CPU. A vCPU alone runs without ticks (so single-domain runs and
+/// the instruction-count figures see no timer interrupt).
+fn arm_timer(hv: &Hypervisor, now: u64) {
+    if hv.sched.runqueue(CPU).next().is_none() {
+        apic::cancel_deadline();
+        return;
+    }
+    let deadline = hv.slice_end.min(hv.sched.next_tick_ns(CPU));
+    apic::set_deadline(deadline.max(now + 1));
+}
+
+fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
+    let now = tsc::now_ns();
+    // Accounting only: the decision below is taken anyway.
+    let _ = hv.sched.tick(CPU, now);
+    RESCHED.store(false, Ordering::Relaxed);
+    if let Some(cur) = hv.current.as_deref_mut() {
+        sync_runnable(&mut hv.sched, cur);
+    }
+    let decision = hv.sched.schedule(CPU, now);
+    hv.slice_end = decision.deadline(now);
+    arm_timer(hv, now);
+    let next = decision.next.map(|v| v.domid);
+    let current = hv.current.as_ref().map(|d| d.id);
+    if next.is_some() && next == current {
+        return Next::Same;
+    }
+    if current.is_some() {
+        switch_out(hv, regs);
+    }
+    match next.and_then(|id| hv.domains.take(id)) {
+        Some(dom) => {
+            switch_in(hv, dom, regs);
+            Next::Switched
+        }
+        None => Next::Idle,
+    }
+}
+
+/// Saves what the running vCPU keeps in the CPU and puts its domain back in the table.
+fn switch_out(hv: &mut Hypervisor, regs: &GuestRegs) {
+    let Some(mut dom) = hv.current.take() else {
+        return;
+    };
+    dom.regs = *regs;
+    dom.seg = context::save();
+    fpu::save(&mut dom.vcpu.fpu);
+    // The LDT area is shared by every guest: this vCPU's pages map again on first use.
+    {
+        let (mut mem, frames) = hv.memory();
+        let mut mm = Mm::new(frames, &mut mem);
+        descriptors::destroy_ldt(&mut mm, &mut dom);
+    }
+    let id = dom.id;
+    if let Err(dom) = hv.domains.put_back(id, dom) {
+        // Its slot was reserved when it came on: not reached. Keep it running rather than lose it.
+        hv.current = Some(dom);
+    }
+}
+
+/// Loads `dom`'s vCPU state into the CPU and makes it the running domain; `regs` becomes its
+/// frame.
+fn switch_in(hv: &mut Hypervisor, mut dom: Box<Domain>, regs: &mut GuestRegs) {
+    let desc = &dom.vcpu.desc;
+    for page in 0..MAX_GDT_FRAMES {
+        let frame = (page < desc.gdt_frame_count).then(|| desc.gdt_frames[page]);
+        gdt::map_gdt_page(page, frame);
+    }
+    gdt::load_ldt(desc.ldt_entries);
+    GUEST_USER_MODE.store(!dom.vcpu.kernel_mode, Ordering::Relaxed);
+    paging::load_guest_l4(dom.vcpu.current_l4());
+    context::restore(&dom.seg);
+    fpu::load(&mut dom.vcpu.fpu);
+    *regs = dom.regs;
+    hv.current = Some(dom);
+}
