@@ -6,6 +6,7 @@ pub mod console_io;
 pub mod debugreg;
 pub mod dispatch;
 pub mod domctl;
+pub mod event_channel_op;
 pub mod foreign;
 pub mod fpu_taskswitch;
 pub mod iret;
