@@ -18,6 +18,7 @@ use xen_core::vcpu::VcpuState;
 use crate::arch::x86_64::uaccess::bytes_of;
 use crate::arch::x86_64::{direct_map, paging};
 use crate::domain::{Caps, Domain};
+use crate::event_glue;
 use crate::hypervisor::Hypervisor;
 
 /// Why Dom0 could not be built.
@@ -31,6 +32,8 @@ pub enum BuildError {
     NoMemory(u64),
     /// The initial page tables did not fit the frames reserved for them.
     Tables,
+    /// The heap has no room for its event channel table.
+    Events,
 }
 
 impl fmt::Display for BuildError {
@@ -48,6 +51,7 @@ impl fmt::Display for BuildError {
             }
             BuildError::NoMemory(pages) => write!(f, "no {pages} contiguous free pages for Dom0"),
             BuildError::Tables => write!(f, "Dom0's initial page tables do not fit"),
+            BuildError::Events => write!(f, "no heap for Dom0's event channels"),
         }
     }
 }
@@ -199,12 +203,16 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         kernel_l4: built.l4_mfn,
         ..VcpuState::default()
     };
-    let mut dom = Domain::new(0, Caps::CONTROL | Caps::HARDWARE, shared_info_mfn);
+    let caps = Caps::CONTROL | Caps::HARDWARE;
+    // Xen gives Dom0 no limit on event channel ports.
+    let events = event_glue::new_port_table(0, caps, u32::MAX).map_err(|_| BuildError::Events)?;
+    let mut dom = Domain::new(0, caps, shared_info_mfn, events);
     dom.vcpu = vcpu;
     dom.tot_pages = nr_pages;
     // Xen leaves Dom0's reservation unbounded (its maximum reads as 2^32 - 1).
     dom.max_pages = u64::from(u32::MAX);
     dom.online = true;
+    event_glue::load_vcpu(&dom);
     let regs = GuestRegs {
         rip: img.entry,
         rsi: layout.start_info,

@@ -10,6 +10,9 @@ use xen_core::vcpu::VcpuState;
 
 use core::sync::atomic::Ordering;
 
+use xen_core::event::port_table::PortTable;
+use xen_core::event::two_level::Delivery;
+
 use crate::arch::x86_64::entry::GUEST_USER_MODE;
 use hypercall_abi::sched::ShutdownReason;
 use xen_core::guest_regs::GuestRegs;
@@ -17,6 +20,7 @@ use xen_core::guest_regs::GuestRegs;
 use crate::arch::x86_64::context::SegState;
 use crate::arch::x86_64::platform;
 use crate::hypercall::dispatch::Exit;
+use crate::arch::x86_64::event_bits::SharedInfoBits;
 use crate::arch::x86_64::{cpu, direct_map, paging};
 
 bitflags::bitflags! {
@@ -90,6 +94,16 @@ pub struct Domain {
     pub regs: GuestRegs,
     /// The vCPU's data selectors and FS/GS bases while it is off the CPU.
     pub seg: SegState,
+    /// The control domain was told (VIRQ_DOM_EXC) that it shut down.
+    pub dom_exc_sent: bool,
+    /// Its event channel ports (`event_glue::new_port_table` makes one).
+    pub events: PortTable,
+    /// An event made its vCPU's `evtchn_upcall_pending` go from 0 to 1 (Xen's `vcpu_kick`):
+    /// it needs to run, to be woken if blocked or polling. The scheduler reads and clears it.
+    pub event_kick: bool,
+    /// One of its ports became pending, masked or not: a vCPU polling ports (SCHEDOP_poll)
+    /// must look again. The scheduler reads and clears it.
+    pub poll_wake: bool,
 }
 
 /// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.
@@ -102,7 +116,7 @@ const ARCH_CR2: u64 = 16;
 impl Domain {
     /// A domain with nothing running yet: no frames, offline until its vCPU gets a context,
     /// unpaused (createdomain adds the control domain's first pause).
-    pub fn new(id: DomId, caps: Caps, shared_info_mfn: u64) -> Domain {
+    pub fn new(id: DomId, caps: Caps, shared_info_mfn: u64, events: PortTable) -> Domain {
         Domain {
             id,
             caps,
@@ -121,6 +135,10 @@ impl Domain {
             sched_runnable: false,
             regs: GuestRegs::default(),
             seg: SegState::default(),
+            dom_exc_sent: false,
+            events,
+            event_kick: false,
+            poll_wake: false,
         }
     }
 
@@ -180,14 +198,24 @@ impl Domain {
 
     /// vcpu_info[0].evtchn_upcall_mask.
     pub fn upcall_mask(&self) -> u8 {
-        (direct_map::read_u64(self.vcpu_info()) >> (8 * UPCALL_MASK)) as u8
+        direct_map::atomic_u8(self.vcpu_info() + UPCALL_MASK).load(Ordering::SeqCst)
     }
 
-    /// Sets vcpu_info[0].evtchn_upcall_mask.
+    /// Sets vcpu_info[0].evtchn_upcall_mask (one byte store: the pending byte beside it is
+    /// set concurrently by event delivery).
     pub fn set_upcall_mask(&self, mask: u8) {
-        let word = direct_map::read_u64(self.vcpu_info());
-        let word = (word & !(0xff << (8 * UPCALL_MASK))) | (u64::from(mask) << (8 * UPCALL_MASK));
-        direct_map::write_u64(self.vcpu_info(), word);
+        direct_map::atomic_u8(self.vcpu_info() + UPCALL_MASK).store(mask, Ordering::SeqCst);
+    }
+
+    /// Its event bits (pending and mask bitmaps, pending_sel, upcall_pending) in shared_info.
+    pub fn event_bits(&self) -> SharedInfoBits {
+        SharedInfoBits::new(self.shared_info_mfn)
+    }
+
+    /// Records what an event delivery to this domain asks of the scheduler.
+    pub fn note_delivery(&mut self, delivery: Delivery) {
+        self.event_kick |= delivery.kick.is_some();
+        self.poll_wake |= delivery.newly_pending.is_some();
     }
 
     /// Sets vcpu_info[0].arch.cr2 (the faulting address of the page fault being delivered).

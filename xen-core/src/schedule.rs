@@ -21,6 +21,8 @@ use xen_core::sched::entity::VcpuRef;
 use crate::arch::x86_64::entry::GUEST_USER_MODE;
 use crate::arch::x86_64::{apic, context, fpu, gdt, paging, timer_irq, tsc};
 use crate::descriptors;
+use crate::event_glue;
+use hypercall_abi::event_channel::VIRQ_DOM_EXC;
 use crate::domain::Domain;
 use crate::hypervisor::{HV, Hypervisor};
 
@@ -53,6 +55,15 @@ pub fn sync_runnable(sched: &mut Scheduler, dom: &mut Domain) -> bool {
         apic::set_deadline(tsc::now_ns());
     }
     resched
+}
+
+/// Wakes `dom` (not running) when an event it waits for arrived: an upcall that became
+/// pending ends SCHEDOP_block, a port that became pending ends SCHEDOP_poll.
+pub fn kick(sched: &mut Scheduler, dom: &mut Domain) {
+    if core::mem::take(&mut dom.event_kick) && dom.blocked {
+        dom.blocked = false;
+    }
+    sync_runnable(sched, dom);
 }
 
 /// Set when a wake asked this CPU to reschedule; the next timer interrupt from a guest does.
@@ -134,6 +145,15 @@ fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
     if let Some(cur) = hv.current.as_deref_mut() {
         sync_runnable(&mut hv.sched, cur);
     }
+    let shut_down = hv
+        .current
+        .as_deref_mut()
+        .is_some_and(|cur| cur.shutdown_code.is_some() && !core::mem::replace(&mut cur.dom_exc_sent, true));
+    if shut_down {
+        // It stops for good: the hardware domain hears of it (Xen's VIRQ_DOM_EXC).
+        switch_out(hv, regs);
+        notify_dom_exc(hv);
+    }
     let decision = hv.sched.schedule(CPU, now);
     hv.slice_end = decision.deadline(now);
     arm_timer(hv, now);
@@ -151,6 +171,23 @@ fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
             Next::Switched
         }
         None => Next::Idle,
+    }
+}
+
+/// Raises VIRQ_DOM_EXC in the hardware domain (a domain shut down or was destroyed) and wakes
+/// it if it waits for that.
+pub fn notify_dom_exc(hv: &mut Hypervisor) {
+    let target = match hv.current.as_deref_mut() {
+        Some(cur) if cur.is_hardware() => Some(cur),
+        _ => hv
+            .domains
+            .iter_mut()
+            .find(|(_, d)| d.is_hardware())
+            .map(|(_, d)| d),
+    };
+    if let Some(dom) = target {
+        event_glue::send_global_virq_to(dom, VIRQ_DOM_EXC);
+        kick(&mut hv.sched, dom);
     }
 }
 
@@ -189,5 +226,6 @@ fn switch_in(hv: &mut Hypervisor, mut dom: Box<Domain>, regs: &mut GuestRegs) {
     context::restore(&dom.seg);
     fpu::load(&mut dom.vcpu.fpu);
     *regs = dom.regs;
+    crate::event_glue::load_vcpu(&dom);
     hv.current = Some(dom);
 }

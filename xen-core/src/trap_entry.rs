@@ -13,6 +13,7 @@ use crate::arch::x86_64::entry::{self, exit_to_guest};
 use crate::arch::x86_64::platform::{self, exit_machine};
 use crate::arch::x86_64::{cpu, uaccess};
 use crate::domain::Shutdown;
+use crate::event_glue;
 use crate::guest_trap;
 use crate::hypercall::dispatch::Exit;
 use crate::hypervisor::with_state;
@@ -53,10 +54,23 @@ pub fn enter_guest(regs: &mut GuestRegs) -> ! {
     leave(regs, exit)
 }
 
-/// Runs `guest_trap::checked_return` on the running domain: the frame, made one the CPU
-/// accepts, or how the machine stops.
+/// Delivers a pending event upcall (`event_glue::deliver_upcall`), then runs
+/// `guest_trap::checked_return` on the running domain: the frame, made one the CPU accepts,
+/// or how the vCPU leaves (the machine stops, or its domain crashed).
 fn checked(regs: &mut GuestRegs) -> Result<CheckedFrame<'_>, Exit> {
+    if entry::upcall_deliverable() {
+        deliver_upcall(regs)?;
+    }
     with_state(move |st| guest_trap::checked_return(st.dom, regs))
+}
+
+/// The rare part of [`checked`], kept out of its common path.
+#[inline(never)]
+fn deliver_upcall(regs: &mut GuestRegs) -> Result<(), Exit> {
+    match with_state(|st| event_glue::deliver_upcall(st.dom, regs)) {
+        Exit::Sysret | Exit::Iret => Ok(()),
+        gone => Err(gone),
+    }
 }
 
 /// An exception: from a guest it is the guest's business; in xen-core it is an NMI (ignored),

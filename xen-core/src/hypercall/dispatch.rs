@@ -101,6 +101,7 @@ handlers! {
     hc_get_debugreg => |_, a| debugreg::get_debugreg(a[0]);
     hc_domctl => |_, a| domctl::domctl(a[0]);
     hc_sysctl => |_, a| sysctl::sysctl(a[0]);
+    hc_event_channel_op => |_, a| event_channel_op::event_channel_op(a[0], a[1]);
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
 
@@ -137,5 +138,6 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::GetDebugreg as usize] = hc_get_debugreg;
     t[Hypercall::Domctl as usize] = hc_domctl;
     t[Hypercall::Sysctl as usize] = hc_sysctl;
+    t[Hypercall::EventChannelOp as usize] = hc_event_channel_op;
     t
 };

@@ -25,6 +25,7 @@ use xen_core::sched::params::DEFAULT_WEIGHT;
 use crate::arch::x86_64::direct_map;
 use crate::descriptors;
 use crate::domain::{Caps, Domain};
+use crate::event_glue;
 use crate::hypervisor::State;
 use crate::mm_glue::{Freed, HvMemory};
 use crate::schedule;
@@ -40,6 +41,7 @@ pub struct CreateRequest {
     /// The id asked for, or `None` for the next free one.
     id: Option<DomId>,
     handle: [u8; 16],
+    max_evtchn_port: u32,
 }
 
 /// Checks a createdomain configuration as Xen does for a PV domain on a machine without HVM or
@@ -64,6 +66,7 @@ pub fn decode_create(domain: DomId, c: &XenDomctlCreatedomain) -> Result<CreateR
     Ok(CreateRequest {
         id: (domain != 0 && domain < DOMID_FIRST_RESERVED).then_some(domain),
         handle: c.handle,
+        max_evtchn_port: c.max_evtchn_port,
     })
 }
 
@@ -77,6 +80,7 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
     if st.domains.len() >= MAX_DOMAINS {
         return Err(Errno::NoMem);
     }
+    let events = event_glue::new_port_table(id, Caps::empty(), req.max_evtchn_port)?;
     let shared_info = st.alloc.alloc().ok_or(Errno::NoMem)? as u64;
     direct_map::zero_frame(shared_info);
     let mut mem = HvMemory {
@@ -96,7 +100,7 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
     for v in 0..XEN_LEGACY_MAX_VCPUS as u64 {
         direct_map::write_bytes(shared_info * PAGE_SIZE + v * 64 + 1, &[1]);
     }
-    let mut dom = Domain::new(id, Caps::empty(), shared_info);
+    let mut dom = Domain::new(id, Caps::empty(), shared_info, events);
     dom.handle = req.handle;
     dom.ctl_pauses = 1;
     // The heap holds MAX_DOMAINS domains with room to spare.
@@ -149,6 +153,8 @@ pub fn destroy(st: &mut State<'_>, id: DomId) -> Result<u64, Errno> {
         let _ = st.sched.remove_domain(id, now);
         dom.dying = true;
         dom.sched_runnable = false;
+        dom.events.set_dying();
+        let _ = event_glue::close_all_ports(&mut dom, Some(&mut *st.dom), st.domains);
         let mut mem = HvMemory {
             alloc: &mut *st.alloc,
             xen_l4_slots: st.xen_l4_slots,

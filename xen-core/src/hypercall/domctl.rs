@@ -11,6 +11,7 @@ use hypercall_abi::domctl::{
     XenDomctlMaxVcpus, XenDomctlSchedCredit, XenDomctlSchedulerOp, XenDomctlVcpucontext,
 };
 use hypercall_abi::domid::DomId;
+use hypercall_abi::event_channel::VIRQ_DOM_EXC;
 use hypercall_abi::vcpu::VcpuGuestContext;
 
 use super::domain_lifecycle::{self, CreateRequest, MAX_VCPUS};
@@ -102,7 +103,12 @@ fn act(id: DomId, req: Request, op: &mut XenDomctl) -> Result<bool, Errno> {
             return Ok(true);
         }
         Request::Destroy => {
-            with_state(|mut st| domain_lifecycle::destroy(&mut st, id))?;
+            with_state(|mut st| {
+                domain_lifecycle::destroy(&mut st, id)?;
+                // As Xen, the hardware domain hears of the end (VIRQ_DOM_EXC).
+                crate::event_glue::send_global_virq(&mut st, VIRQ_DOM_EXC);
+                Ok::<_, Errno>(())
+            })?;
             return Ok(false);
         }
         Request::SetVcpuContext(new) => {

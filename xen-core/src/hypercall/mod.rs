@@ -7,6 +7,7 @@ pub mod debugreg;
 pub mod dispatch;
 pub mod domain_lifecycle;
 pub mod domctl;
+pub mod event_channel_op;
 pub mod foreign;
 pub mod fpu_taskswitch;
 pub mod iret;

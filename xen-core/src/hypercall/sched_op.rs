@@ -7,7 +7,8 @@ use super::dispatch::{Call, Exit};
 use crate::arch::x86_64::uaccess::read_guest;
 use crate::domain::Shutdown;
 use crate::hypervisor::with_state;
-use crate::schedule;
+use crate::{event_glue, schedule};
+use hypercall_abi::event_channel::VIRQ_DOM_EXC;
 
 /// Handles sched_op(cmd, arg). Block and poll arrive with the scheduler (issue 4).
 pub fn sched_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
@@ -67,6 +68,9 @@ fn remote_shutdown(call: &mut Call<'_>, request: SchedRemoteShutdown) -> Result<
         } else {
             let dom = st.domains.get_mut(id).ok_or(Errno::Srch)?;
             schedule::sync_runnable(st.sched, dom);
+            if !core::mem::replace(&mut dom.dom_exc_sent, true) {
+                event_glue::send_global_virq(&mut st, VIRQ_DOM_EXC);
+            }
         }
         Ok(0)
     })

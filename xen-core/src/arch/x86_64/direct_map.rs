@@ -91,3 +91,30 @@ pub unsafe fn table<T>(maddr: u64, len: usize) -> &'static mut [T] {
     // SAFETY: the caller's contract makes the memory exclusively ours and valid as T.
     unsafe { core::slice::from_raw_parts_mut(maddr_to_virt(maddr) as *mut T, len) }
 }
+
+/// The u64 at machine address `maddr` (8-byte aligned) as an atomic, for words a guest shares
+/// with xen-core and changes concurrently (the event bitmaps in shared_info).
+pub fn atomic_u64(maddr: u64) -> &'static core::sync::atomic::AtomicU64 {
+    check(maddr, 8);
+    assert!(maddr.is_multiple_of(8), "unaligned atomic at {maddr:#x}");
+    // SAFETY: inside the direct map (checked) and aligned (checked), and the direct map stays
+    // mapped for xen-core's lifetime; AtomicU64 has u64's size and alignment. Every access
+    // xen-core makes to the word goes through an atomic (the guest's own accesses are its
+    // business: they cannot make ours tear).
+    unsafe { core::sync::atomic::AtomicU64::from_ptr(maddr_to_virt(maddr) as *mut u64) }
+}
+
+/// The u16 at machine address `maddr` (2-byte aligned) as an atomic: see [`atomic_u64`].
+pub fn atomic_u16(maddr: u64) -> &'static core::sync::atomic::AtomicU16 {
+    check(maddr, 2);
+    assert!(maddr.is_multiple_of(2), "unaligned atomic at {maddr:#x}");
+    // SAFETY: as in `atomic_u64`, for a 2-byte aligned u16.
+    unsafe { core::sync::atomic::AtomicU16::from_ptr(maddr_to_virt(maddr) as *mut u16) }
+}
+
+/// The byte at machine address `maddr` as an atomic: see [`atomic_u64`].
+pub fn atomic_u8(maddr: u64) -> &'static core::sync::atomic::AtomicU8 {
+    check(maddr, 1);
+    // SAFETY: as in `atomic_u64`, for a byte (always aligned).
+    unsafe { core::sync::atomic::AtomicU8::from_ptr(maddr_to_virt(maddr) as *mut u8) }
+}

@@ -19,10 +19,13 @@
 
 use core::arch::global_asm;
 use core::mem::offset_of;
-use core::sync::atomic::AtomicBool;
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use xen_core::guest_regs::{ENTRY_SYSCALL, GuestRegs};
+use xen_core::layout::maddr_to_virt;
 use xen_core::trap::iret::CheckedFrame;
+
+use super::direct_map;
 
 // The syscall stub sets the vector with one byte store.
 const _: () = assert!(ENTRY_SYSCALL & 0xff == 0 && ENTRY_SYSCALL >> 8 <= 0xff);
@@ -75,7 +78,14 @@ syscall_entry:
     call [rcx + rax * 8]
 2:  test eax, eax
     jnz syscall_exit_iret
-    /* RCX = RIP; a non-canonical one (sar by 47 gives neither 0 nor -1) takes iretq, whose
+    /* An event upcall to deliver (pending and not masked) leaves through iretq, where
+       trap_entry::syscall_exit_check bounces it to the guest. Masked: 3 instructions. */
+    mov rcx, [rip + {upcall_info}]
+    cmp byte ptr [rcx + 1], 0
+    jne 5f
+    cmp byte ptr [rcx], 0
+    jne syscall_exit_iret
+5:  /* RCX = RIP; a non-canonical one (sar by 47 gives neither 0 nor -1) takes iretq, whose
        check turns it into the #GP the guest would get on hardware. */
     mov rcx, [rsp + {rip_slot}]
     mov r11, rcx
@@ -297,7 +307,38 @@ syscall_saved_rsp:
     reschedule = sym crate::schedule::from_hypercall,
     entry_syscall_hi = const ENTRY_SYSCALL >> 8,
     rip_slot = const 8 + offset_of!(GuestRegs, rip),
+    upcall_info = sym UPCALL_VCPU_INFO,
 );
+
+/// What [`UPCALL_VCPU_INFO`] points at while no vCPU is loaded: no upcall pending, masked.
+static NO_VCPU_INFO: [u8; 2] = [0, 1];
+
+/// The running vCPU's vcpu_info (its `evtchn_upcall_pending` byte, then
+/// `evtchn_upcall_mask`), through the direct map: the sysret fast path reads both to decide
+/// whether an event upcall must be bounced on the way out. Set by [`set_upcall_vcpu_info`].
+static UPCALL_VCPU_INFO: AtomicPtr<u8> =
+    AtomicPtr::new((&raw const NO_VCPU_INFO).cast_mut().cast());
+
+/// Points the sysret fast path's upcall check at the vcpu_info at machine address `maddr`
+/// (the running vCPU's, in a shared_info frame xen-core keeps): call it whenever another vCPU
+/// is loaded.
+pub fn set_upcall_vcpu_info(maddr: u64) {
+    // The direct map covers it: reading through it proves the address is mapped.
+    let _ = direct_map::atomic_u16(maddr);
+    UPCALL_VCPU_INFO.store(maddr_to_virt(maddr) as *mut u8, Ordering::Relaxed);
+}
+
+/// Whether the vCPU loaded by [`set_upcall_vcpu_info`] has an event upcall pending and
+/// events unmasked, as the fast path tests it: the iretq exit paths' cheap first test (the
+/// decision itself is `event_glue::deliver_upcall`'s, on the domain).
+pub fn upcall_deliverable() -> bool {
+    let info = UPCALL_VCPU_INFO.load(Ordering::Relaxed);
+    // SAFETY: the pointer is NO_VCPU_INFO or a vcpu_info in the direct map (checked by
+    // set_upcall_vcpu_info), which stays mapped: 2 readable bytes either way. Volatile byte
+    // reads, because the guest owns the mask and event delivery sets the pending byte.
+    let [pending, mask] = unsafe { [info.read_volatile(), info.add(1).read_volatile()] };
+    pending != 0 && mask == 0
+}
 
 /// True while the running vCPU is in guest user mode: a `syscall` then is not a hypercall.
 /// Written only by `Domain::enter_user_mode` / `enter_kernel_mode`; read by the entry stub.

@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod cpu_local;
 pub mod direct_map;
 pub mod entry;
+pub mod event_bits;
 pub mod fpu;
 pub mod gdt;
 pub mod heap;

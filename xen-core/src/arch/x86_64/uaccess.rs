@@ -108,6 +108,28 @@ unsafe impl Pod for hypercall_abi::domctl::XenDomctl {}
 unsafe impl Pod for hypercall_abi::domctl::XenDomctlGetdomaininfo {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::sysctl::XenSysctl {}
+// SAFETY: as above (every event_channel_op argument struct).
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnAllocUnbound {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindInterdomain {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindVirq {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindPirq {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindIpi {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnClose {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnSend {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnStatus {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindVcpu {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnUnmask {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::event_channel::EvtchnReset {}
 // SAFETY: as above.
 unsafe impl Pod for u16 {}
 // SAFETY: as above.
