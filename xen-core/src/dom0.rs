@@ -13,10 +13,11 @@ use xen_core::layout::PAGE_SIZE;
 use xen_core::mm::frame_table::PageType;
 use xen_core::mm::page_type::Mm;
 use xen_core::multiboot::{Module, module_args};
+use xen_core::time::guest_time::GuestTime;
 use xen_core::vcpu::VcpuState;
 
 use crate::arch::x86_64::uaccess::bytes_of;
-use crate::arch::x86_64::{direct_map, paging};
+use crate::arch::x86_64::{direct_map, paging, tsc};
 use crate::domain::{Caps, Domain};
 use crate::hypervisor::Hypervisor;
 
@@ -199,7 +200,7 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         kernel_l4: built.l4_mfn,
         ..VcpuState::default()
     };
-    let dom = Domain {
+    let mut dom = Domain {
         id: 0,
         caps: Caps::CONTROL | Caps::HARDWARE,
         shared_info_mfn,
@@ -214,7 +215,11 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         dying: false,
         blocked: false,
         cpu_time: 0,
+        time: GuestTime::new(tsc::now_ns()),
     };
+    // Its wall clock and vcpu_time_info; its vCPU runs from the start (and its timers with it).
+    crate::time_glue::init_domain(&mut dom);
+    crate::time_glue::schedule_in(&mut dom);
     let regs = GuestRegs {
         rip: img.entry,
         rsi: layout.start_info,

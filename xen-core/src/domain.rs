@@ -6,6 +6,7 @@ use hypercall_abi::domctl::{
 };
 use hypercall_abi::domid::DomId;
 use xen_core::layout::PAGE_SIZE;
+use xen_core::time::guest_time::GuestTime;
 use xen_core::vcpu::VcpuState;
 
 use core::sync::atomic::Ordering;
@@ -66,6 +67,9 @@ pub struct Domain {
     pub blocked: bool,
     /// CPU time used, in nanoseconds.
     pub cpu_time: u64,
+    /// Its vCPU's timers, runstate and published time records: `GuestTime::new(now)` for a
+    /// new domain, then `time_glue::init_domain` once its shared_info page exists.
+    pub time: GuestTime,
 }
 
 /// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.

@@ -17,6 +17,8 @@ mod domain;
 #[cfg(target_os = "none")]
 mod emulate;
 #[cfg(target_os = "none")]
+mod event_glue;
+#[cfg(target_os = "none")]
 mod guest_cpuid;
 #[cfg(target_os = "none")]
 mod guest_trap;
@@ -25,6 +27,8 @@ mod hypercall;
 #[cfg(target_os = "none")]
 mod hypervisor;
 #[cfg(target_os = "none")]
+mod idle;
+#[cfg(target_os = "none")]
 mod memory;
 #[cfg(target_os = "none")]
 mod mm_glue;
@@ -32,6 +36,8 @@ mod mm_glue;
 mod panic;
 #[cfg(target_os = "none")]
 mod start;
+#[cfg(target_os = "none")]
+mod time_glue;
 #[cfg(target_os = "none")]
 mod trap_entry;
 

@@ -96,6 +96,8 @@ handlers! {
     hc_get_debugreg => |_, a| debugreg::get_debugreg(a[0]);
     hc_domctl => |_, a| domctl::domctl(a[0]);
     hc_sysctl => |_, a| sysctl::sysctl(a[0]);
+    hc_set_timer_op => |_, a| set_timer_op::set_timer_op(a[0]);
+    hc_vcpu_op => |call, a| vcpu_op::vcpu_op(call, a[0], a[1], a[2]);
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
 
@@ -132,5 +134,7 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::GetDebugreg as usize] = hc_get_debugreg;
     t[Hypercall::Domctl as usize] = hc_domctl;
     t[Hypercall::Sysctl as usize] = hc_sysctl;
+    t[Hypercall::SetTimerOp as usize] = hc_set_timer_op;
+    t[Hypercall::VcpuOp as usize] = hc_vcpu_op;
     t
 };
