@@ -23,6 +23,9 @@ mod conform_evt;
 mod conform_mm;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
+mod conform_time;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
 mod console;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]

@@ -21,6 +21,8 @@ pub enum Mode {
     ConformControl,
     /// conform=events: event channel and upcall conformance.
     ConformEvents,
+    /// conform=time: time records, timers, block and poll conformance.
+    ConformTime,
     /// conform=traps|softint|user|fpu|desc|priv: a CPU conformance guest.
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
@@ -48,6 +50,7 @@ impl Mode {
             b"conform=multicall" => Some(Mode::ConformMulticall),
             b"conform=control" => Some(Mode::ConformControl),
             b"conform=events" => Some(Mode::ConformEvents),
+            b"conform=time" => Some(Mode::ConformTime),
             w if w.starts_with(b"isolate=") => {
                 crate::isolate::check::Check::from_word(w).map(Mode::Isolate)
             }

@@ -16,9 +16,17 @@ pub fn failed_checks(output: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether the guest's whole verdict line arrived (the serial log can end mid-line, after
+/// "Test result:" and before the word that matters).
+pub fn verdict_line_done(output: &str) -> bool {
+    output
+        .find(TEST_RESULT)
+        .is_some_and(|at| output[at..].contains('\n'))
+}
+
 /// Whether the run is over: the guest printed its verdict, or Dom0 crashed.
 fn finished(output: &str) -> bool {
-    output.contains(TEST_RESULT) || dom0_crash_reported(output)
+    verdict_line_done(output) || dom0_crash_reported(output)
 }
 
 /// Boots the guest with `guest_args` on xen-core and requires SUCCESS, a clean power-off, and

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tests::images::xen_417_or_skip;
-use tests::markers::{TEST_RESULT, TEST_SUCCESS};
+use tests::markers::TEST_SUCCESS;
 use tests::report::context;
 use tests::scenario::Scenario;
 
@@ -18,7 +18,7 @@ fn banner(area: &str) -> String {
 /// Boots `conform=<area>` on xen-core and requires `Test result: SUCCESS` and a clean power-off.
 fn passes_on_xen_core(area: &str) {
     let run = Scenario::xen_core(&format!("conform={area}"))
-        .stop_at(TEST_RESULT)
+        .stop_when(tests::guest_verdict::verdict_line_done)
         .linger(Duration::from_secs(30))
         .timeout(Duration::from_secs(180))
         .boot();
@@ -40,7 +40,7 @@ fn passes_on_xen_core(area: &str) {
 fn passes_on_xen_417(area: &str) {
     let Some(xen) = xen_417_or_skip() else { return };
     let run = Scenario::xen_417(xen, &format!("conform={area}"))
-        .stop_at(TEST_RESULT)
+        .stop_when(tests::guest_verdict::verdict_line_done)
         .timeout(Duration::from_secs(300))
         .boot();
     let why = context(&run);

@@ -5,14 +5,14 @@
 use std::time::Duration;
 
 use tests::images::xen_417_or_skip;
-use tests::markers::{TEST_RESULT, TEST_SUCCESS};
+use tests::markers::TEST_SUCCESS;
 use tests::report::context;
 use tests::scenario::Scenario;
 
 #[test]
 fn selftest_passes_on_xen_core() {
     let run = Scenario::xen_core("selftest")
-        .stop_at(TEST_RESULT)
+        .stop_when(tests::guest_verdict::verdict_line_done)
         .linger(Duration::from_secs(30))
         .timeout(Duration::from_secs(180))
         .boot();
@@ -36,7 +36,7 @@ fn selftest_passes_on_xen_core() {
 fn selftest_passes_on_xen_417() {
     let Some(xen) = xen_417_or_skip() else { return };
     let run = Scenario::xen_417(xen, "selftest")
-        .stop_at(TEST_RESULT)
+        .stop_when(tests::guest_verdict::verdict_line_done)
         .timeout(Duration::from_secs(300))
         .boot();
     let why = context(&run);

@@ -16,7 +16,7 @@ use xen_core::multiboot::{Module, module_args};
 use xen_core::vcpu::VcpuState;
 
 use crate::arch::x86_64::uaccess::bytes_of;
-use crate::arch::x86_64::{direct_map, paging};
+use crate::arch::x86_64::{direct_map, paging, tsc};
 use crate::domain::{Caps, Domain};
 use crate::event_glue;
 use crate::hypervisor::Hypervisor;
@@ -206,13 +206,16 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     let caps = Caps::CONTROL | Caps::HARDWARE;
     // Xen gives Dom0 no limit on event channel ports.
     let events = event_glue::new_port_table(0, caps, u32::MAX).map_err(|_| BuildError::Events)?;
-    let mut dom = Domain::new(0, caps, shared_info_mfn, events);
+    let mut dom = Domain::new(0, caps, shared_info_mfn, events, tsc::now_ns());
     dom.vcpu = vcpu;
     dom.tot_pages = nr_pages;
     // Xen leaves Dom0's reservation unbounded (its maximum reads as 2^32 - 1).
     dom.max_pages = u64::from(u32::MAX);
     dom.online = true;
     event_glue::load_vcpu(&dom);
+    // Its wall clock and vcpu_time_info; its vCPU runs from the start (and its timers with it).
+    crate::time_glue::init_domain(&mut dom);
+    crate::time_glue::schedule_in(&mut dom);
     let regs = GuestRegs {
         rip: img.entry,
         rsi: layout.start_info,

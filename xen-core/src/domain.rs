@@ -6,6 +6,7 @@ use hypercall_abi::domctl::{
 };
 use hypercall_abi::domid::DomId;
 use xen_core::layout::PAGE_SIZE;
+use xen_core::time::guest_time::GuestTime;
 use xen_core::vcpu::VcpuState;
 
 use core::sync::atomic::Ordering;
@@ -104,6 +105,9 @@ pub struct Domain {
     /// One of its ports became pending, masked or not: a vCPU polling ports (SCHEDOP_poll)
     /// must look again. The scheduler reads and clears it.
     pub poll_wake: bool,
+    /// Its vCPU's timers, runstate and published time records: `GuestTime::new(now)` for a
+    /// new domain, then `time_glue::init_domain` once its shared_info page exists.
+    pub time: GuestTime,
 }
 
 /// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.
@@ -116,7 +120,7 @@ const ARCH_CR2: u64 = 16;
 impl Domain {
     /// A domain with nothing running yet: no frames, offline until its vCPU gets a context,
     /// unpaused (createdomain adds the control domain's first pause).
-    pub fn new(id: DomId, caps: Caps, shared_info_mfn: u64, events: PortTable) -> Domain {
+    pub fn new(id: DomId, caps: Caps, shared_info_mfn: u64, events: PortTable, now: u64) -> Domain {
         Domain {
             id,
             caps,
@@ -139,6 +143,7 @@ impl Domain {
             events,
             event_kick: false,
             poll_wake: false,
+            time: GuestTime::new(now),
         }
     }
 

@@ -46,8 +46,6 @@ pub fn new_port_table(id: DomId, caps: Caps, max_evtchn_port: u32) -> Result<Por
 /// port bound on vCPU 0, for a global one the port bound on vCPU 0 delivered to whichever vCPU
 /// it notifies. Nothing happens when it is not bound or the number is out of range. Whether
 /// the domain must be woken is left in `dom.event_kick` / `dom.poll_wake`.
-// Called by the timer and domain-lifecycle code as it arrives (issue 4).
-#[allow(dead_code)]
 pub fn send_virq(dom: &mut Domain, virq: u32) {
     let Some(virq) = Virq::new(virq) else {
         return;
@@ -59,8 +57,6 @@ pub fn send_virq(dom: &mut Domain, virq: u32) {
 /// Raises global VIRQ `virq` (such as `VIRQ_DOM_EXC` or `VIRQ_CONSOLE`) in the domain that
 /// handles it: the hardware domain, as in Xen without a `set_global_virq_handler`. Nothing
 /// happens when there is none or it has not bound the VIRQ.
-// Called by the timer and domain-lifecycle code as it arrives (issue 4).
-#[allow(dead_code)]
 pub fn send_global_virq(st: &mut State<'_>, virq: u32) {
     if st.dom.is_hardware() {
         send_global_virq_to(st.dom, virq);
@@ -70,8 +66,6 @@ pub fn send_global_virq(st: &mut State<'_>, virq: u32) {
 }
 
 /// Raises global VIRQ `virq` in `dom` (which the caller picked as its handler).
-// Called by the timer and domain-lifecycle code as it arrives (issue 4).
-#[allow(dead_code)]
 pub fn send_global_virq_to(dom: &mut Domain, virq: u32) {
     let Some(virq) = Virq::new(virq) else {
         return;

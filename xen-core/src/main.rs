@@ -37,6 +37,8 @@ mod schedule;
 #[cfg(target_os = "none")]
 mod start;
 #[cfg(target_os = "none")]
+mod time_glue;
+#[cfg(target_os = "none")]
 mod trap_entry;
 
 #[cfg(not(target_os = "none"))]

@@ -9,7 +9,7 @@
 //! its LDT (whose lazily mapped pages are dropped when it leaves).
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use hypercall_abi::domid::DomId;
 use xen_core::desc_tables::MAX_GDT_FRAMES;
@@ -21,6 +21,8 @@ use xen_core::sched::entity::VcpuRef;
 use crate::arch::x86_64::entry::GUEST_USER_MODE;
 use crate::arch::x86_64::{apic, context, fpu, gdt, paging, timer_irq, tsc};
 use crate::descriptors;
+use crate::time_glue;
+use xen_core::time::runstate::RunState;
 use crate::event_glue;
 use hypercall_abi::event_channel::VIRQ_DOM_EXC;
 use crate::domain::Domain;
@@ -58,16 +60,65 @@ pub fn sync_runnable(sched: &mut Scheduler, dom: &mut Domain) -> bool {
 }
 
 /// Wakes `dom` (not running) when an event it waits for arrived: an upcall that became
-/// pending ends SCHEDOP_block, a port that became pending ends SCHEDOP_poll.
+/// pending ends SCHEDOP_block, a listed port that became pending ends SCHEDOP_poll.
 pub fn kick(sched: &mut Scheduler, dom: &mut Domain) {
-    if core::mem::take(&mut dom.event_kick) && dom.blocked {
-        dom.blocked = false;
+    wake_check(sched, dom, false);
+}
+
+/// Ends `dom`'s block or poll when its wake condition holds (`poll_timed_out`: its poll
+/// timeout passed), then tells the scheduler.
+fn wake_check(sched: &mut Scheduler, dom: &mut Domain, poll_timed_out: bool) {
+    dom.event_kick = false;
+    dom.poll_wake = false;
+    if dom.blocked {
+        let upcall = time_glue::upcall_pending(dom);
+        let wake = match &dom.time.poll {
+            Some(wait) => wait.wakes(|p| time_glue::port_pending(dom, p), upcall, poll_timed_out),
+            None => upcall,
+        };
+        if wake {
+            dom.blocked = false;
+            if dom.time.poll.take().is_some() {
+                dom.time.timers.set_poll_timeout(None);
+            }
+        }
     }
     sync_runnable(sched, dom);
 }
 
 /// Set when a wake asked this CPU to reschedule; the next timer interrupt from a guest does.
 static RESCHED: AtomicBool = AtomicBool::new(false);
+
+/// The earliest deadline besides the running vCPU's own timers: the slice and the scheduler
+/// tick (when another vCPU waits), and the timers of vCPUs off the CPU. Set at each decision.
+static OTHER_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// When the APIC must fire at the latest for the scheduler and the vCPUs off the CPU; 0 (at
+/// once) while a wake waits for a reschedule. `time_glue::arm` adds the running vCPU's timers.
+pub fn other_deadline() -> u64 {
+    if RESCHED.load(Ordering::Relaxed) {
+        0
+    } else {
+        OTHER_DEADLINE.load(Ordering::Relaxed)
+    }
+}
+
+/// Computes [`other_deadline`] from the scheduler and every domain but the running one. A
+/// vCPU alone runs without scheduler ticks (so single-domain runs see only its own timers).
+fn refresh_other_deadline(hv: &Hypervisor) {
+    let mut deadline = u64::MAX;
+    if hv.sched.runqueue(CPU).next().is_some() {
+        deadline = hv.slice_end.min(hv.sched.next_tick_ns(CPU));
+    }
+    for (_, d) in hv.domains.iter() {
+        if !d.dying
+            && let Some(t) = d.time.timers.next_deadline(false)
+        {
+            deadline = deadline.min(t);
+        }
+    }
+    OTHER_DEADLINE.store(deadline, Ordering::Relaxed);
+}
 
 /// What to do after a decision.
 enum Next {
@@ -104,8 +155,9 @@ pub extern "C" fn from_hypercall(regs: &mut GuestRegs) -> ! {
     reschedule(regs)
 }
 
-/// Called on a timer interrupt from a guest (`regs` is its complete frame): the scheduler's
-/// tick, and a switch when the slice ran out or a better vCPU is waiting.
+/// Called on a timer interrupt from a guest (`regs` is its complete frame), after the running
+/// vCPU's own timers ran: the scheduler's tick, and a switch when the slice ran out, a better
+/// vCPU is waiting, or a vCPU off the CPU has a timer due.
 pub fn on_timer_from_guest(regs: &mut GuestRegs) {
     let now = tsc::now_ns();
     let resched = HV.with(|hv| {
@@ -113,28 +165,22 @@ pub fn on_timer_from_guest(regs: &mut GuestRegs) {
             return false;
         };
         let mask = hv.sched.tick(CPU, now);
-        RESCHED.swap(false, Ordering::Relaxed) || mask.contains(CPU) || now >= hv.slice_end
+        let waiting = hv.sched.runqueue(CPU).next().is_some();
+        let due = RESCHED.swap(false, Ordering::Relaxed)
+            || mask.contains(CPU)
+            || (waiting && now >= hv.slice_end)
+            || now >= OTHER_DEADLINE.load(Ordering::Relaxed);
+        if !due {
+            refresh_other_deadline(hv);
+            if let Some(cur) = hv.current.as_deref() {
+                time_glue::arm(cur, true);
+            }
+        }
+        due
     });
     if resched {
         reschedule(regs)
     }
-    HV.with(|hv| {
-        if let Some(hv) = hv.as_mut() {
-            arm_timer(hv, now);
-        }
-    });
-}
-
-/// Programs the APIC for the earliest of the slice's end and the next scheduler tick, when
-/// another vCPU waits for the CPU. A vCPU alone runs without ticks (so single-domain runs and
-/// the instruction-count figures see no timer interrupt).
-fn arm_timer(hv: &Hypervisor, now: u64) {
-    if hv.sched.runqueue(CPU).next().is_none() {
-        apic::cancel_deadline();
-        return;
-    }
-    let deadline = hv.slice_end.min(hv.sched.next_tick_ns(CPU));
-    apic::set_deadline(deadline.max(now + 1));
 }
 
 fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
@@ -142,13 +188,21 @@ fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
     // Accounting only: the decision below is taken anyway.
     let _ = hv.sched.tick(CPU, now);
     RESCHED.store(false, Ordering::Relaxed);
+    // Timers that came due: the running vCPU's (its periodic tick only while it runs on) and
+    // those of the vCPUs off the CPU, which may wake them.
     if let Some(cur) = hv.current.as_deref_mut() {
-        sync_runnable(&mut hv.sched, cur);
+        let passed = time_glue::expire(cur, now, !cur.blocked);
+        wake_check(&mut hv.sched, cur, passed.poll_timed_out);
     }
-    let shut_down = hv
-        .current
-        .as_deref_mut()
-        .is_some_and(|cur| cur.shutdown_code.is_some() && !core::mem::replace(&mut cur.dom_exc_sent, true));
+    for (_, d) in hv.domains.iter_mut() {
+        if !d.dying {
+            let passed = time_glue::expire(d, now, false);
+            wake_check(&mut hv.sched, d, passed.poll_timed_out);
+        }
+    }
+    let shut_down = hv.current.as_deref_mut().is_some_and(|cur| {
+        cur.shutdown_code.is_some() && !core::mem::replace(&mut cur.dom_exc_sent, true)
+    });
     if shut_down {
         // It stops for good: the hardware domain hears of it (Xen's VIRQ_DOM_EXC).
         switch_out(hv, regs);
@@ -156,21 +210,31 @@ fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
     }
     let decision = hv.sched.schedule(CPU, now);
     hv.slice_end = decision.deadline(now);
-    arm_timer(hv, now);
     let next = decision.next.map(|v| v.domid);
     let current = hv.current.as_ref().map(|d| d.id);
     if next.is_some() && next == current {
+        refresh_other_deadline(hv);
+        if let Some(cur) = hv.current.as_deref() {
+            time_glue::arm(cur, true);
+        }
         return Next::Same;
     }
     if current.is_some() {
         switch_out(hv, regs);
     }
+    refresh_other_deadline(hv);
     match next.and_then(|id| hv.domains.take(id)) {
         Some(dom) => {
             switch_in(hv, dom, regs);
             Next::Switched
         }
-        None => Next::Idle,
+        None => {
+            match other_deadline() {
+                u64::MAX => apic::cancel_deadline(),
+                deadline => apic::set_deadline(deadline),
+            }
+            Next::Idle
+        }
     }
 }
 
@@ -197,6 +261,12 @@ fn switch_out(hv: &mut Hypervisor, regs: &GuestRegs) {
         return;
     };
     dom.regs = *regs;
+    let state = if dom.blocked {
+        RunState::Blocked
+    } else {
+        RunState::Runnable
+    };
+    time_glue::schedule_out(&mut dom, state);
     dom.seg = context::save();
     fpu::save(&mut dom.vcpu.fpu);
     // The LDT area is shared by every guest: this vCPU's pages map again on first use.
@@ -227,5 +297,7 @@ fn switch_in(hv: &mut Hypervisor, mut dom: Box<Domain>, regs: &mut GuestRegs) {
     fpu::load(&mut dom.vcpu.fpu);
     *regs = dom.regs;
     crate::event_glue::load_vcpu(&dom);
+    // Its runstate, a tick it is owed, a fresh time record, and the APIC armed for it.
+    time_glue::schedule_in(&mut dom);
     hv.current = Some(dom);
 }

@@ -102,6 +102,8 @@ handlers! {
     hc_domctl => |_, a| domctl::domctl(a[0]);
     hc_sysctl => |_, a| sysctl::sysctl(a[0]);
     hc_event_channel_op => |_, a| event_channel_op::event_channel_op(a[0], a[1]);
+    hc_set_timer_op => |_, a| set_timer_op::set_timer_op(a[0]);
+    hc_vcpu_op => |call, a| vcpu_op::vcpu_op(call, a[0], a[1], a[2]);
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
 
@@ -139,5 +141,7 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::Domctl as usize] = hc_domctl;
     t[Hypercall::Sysctl as usize] = hc_sysctl;
     t[Hypercall::EventChannelOp as usize] = hc_event_channel_op;
+    t[Hypercall::SetTimerOp as usize] = hc_set_timer_op;
+    t[Hypercall::VcpuOp as usize] = hc_vcpu_op;
     t
 };

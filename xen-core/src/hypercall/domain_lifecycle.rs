@@ -100,9 +100,17 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
     for v in 0..XEN_LEGACY_MAX_VCPUS as u64 {
         direct_map::write_bytes(shared_info * PAGE_SIZE + v * 64 + 1, &[1]);
     }
-    let mut dom = Domain::new(id, Caps::empty(), shared_info, events);
+    let mut dom = Domain::new(
+        id,
+        Caps::empty(),
+        shared_info,
+        events,
+        crate::arch::x86_64::tsc::now_ns(),
+    );
     dom.handle = req.handle;
     dom.ctl_pauses = 1;
+    // Its wall clock and vcpu_time_info from the start.
+    crate::time_glue::init_domain(&mut dom);
     // The heap holds MAX_DOMAINS domains with room to spare.
     let dom = Ok(Box::new(dom));
     let scheduled = dom.and_then(|dom| {

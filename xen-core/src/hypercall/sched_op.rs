@@ -1,16 +1,20 @@
-//! sched_op: yield, and shutting the calling domain down.
+//! sched_op: yield, block and poll, and shutting the calling domain down.
+
 
 use hypercall_abi::Errno;
-use hypercall_abi::sched::{SchedOp, SchedRemoteShutdown, SchedShutdown, ShutdownReason};
+use hypercall_abi::sched::{
+    SchedOp, SchedPoll, SchedRemoteShutdown, SchedShutdown, ShutdownReason,
+};
+use xen_core::time::poll::{PollPorts, PollRequest, PollScan, PollWait};
 
 use super::dispatch::{Call, Exit};
 use crate::arch::x86_64::uaccess::read_guest;
-use crate::domain::Shutdown;
+use crate::domain::{Domain, Shutdown};
 use crate::hypervisor::with_state;
-use crate::{event_glue, schedule};
+use crate::{event_glue, schedule, time_glue};
 use hypercall_abi::event_channel::VIRQ_DOM_EXC;
 
-/// Handles sched_op(cmd, arg). Block and poll arrive with the scheduler (issue 4).
+/// Handles sched_op(cmd, arg).
 pub fn sched_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
     match SchedOp::try_from(cmd)? {
         // The vCPU goes behind the others of its priority; alone, it runs on at once.
@@ -27,6 +31,20 @@ pub fn sched_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
         SchedOp::RemoteShutdown => {
             let request: SchedRemoteShutdown = read_guest(arg)?;
             remote_shutdown(call, request)
+        }
+        SchedOp::Block => {
+            if with_state(|st| block(st.dom)) {
+                call.exit = Exit::Reschedule;
+            }
+            Ok(0)
+        }
+        SchedOp::Poll => {
+            let request: SchedPoll = read_guest(arg)?;
+            let request = PollRequest::decode(&request)?;
+            if with_state(|st| poll(st.dom, &request))? {
+                call.exit = Exit::Reschedule;
+            }
+            Ok(0)
         }
         SchedOp::Shutdown => {
             let request: SchedShutdown = read_guest(arg)?;
@@ -74,4 +92,48 @@ fn remote_shutdown(call: &mut Call<'_>, request: SchedRemoteShutdown) -> Result<
         }
         Ok(0)
     })
+}
+
+/// SCHEDOP_block: enables event delivery (clears the upcall mask); unless an event is already
+/// pending, the vCPU blocks until one is (the scheduler runs something else meanwhile). The
+/// upcall itself is made on the way back to the guest. Returns whether it blocked.
+fn block(dom: &mut Domain) -> bool {
+    dom.set_upcall_mask(0);
+    if time_glue::upcall_pending(dom) {
+        return false;
+    }
+    dom.blocked = true;
+    true
+}
+
+/// Whether `port` may be polled (Xen 4.17, observed: -EINVAL for the reserved port 0 and past
+/// the ports the domain has), and if so whether it is pending.
+fn port_poll(dom: &Domain, port: u32) -> Result<bool, Errno> {
+    if port == 0 || !dom.events.is_valid(port) {
+        return Err(Errno::Inval);
+    }
+    Ok(time_glue::port_pending(dom, port))
+}
+
+/// SCHEDOP_poll, in Xen's order (see `time::poll`): returns 0 at once for a deliverable event
+/// or a listed port already pending; otherwise the vCPU blocks until a listed port is pending,
+/// an event is kicked to it or the timeout passes (`schedule::kick` ends the wait), and the
+/// call returns 0 then. Returns whether it blocked.
+fn poll(dom: &mut Domain, req: &PollRequest) -> Result<bool, Errno> {
+    let upcall_was_pending = time_glue::upcall_pending(dom);
+    if upcall_was_pending && dom.upcall_mask() == 0 {
+        return Ok(false);
+    }
+    let read = |i: u32| read_guest::<u32>(req.ports + u64::from(i) * 4);
+    let ports = match PollPorts::scan(req, read, |port| port_poll(dom, port))? {
+        PollScan::Pending => return Ok(false),
+        PollScan::Block(ports) => ports,
+    };
+    dom.time.poll = Some(PollWait {
+        ports,
+        upcall_was_pending,
+    });
+    dom.time.timers.set_poll_timeout(req.timeout);
+    dom.blocked = true;
+    Ok(true)
 }

@@ -28,6 +28,32 @@ impl SystemClock {
         })
     }
 
+    /// A clock from the parts of one made by [`SystemClock::new`] (no division: cheap enough to
+    /// rebuild on every use from values kept elsewhere).
+    pub const fn from_parts(
+        tsc_hz: u64,
+        tsc_at_zero: u64,
+        scale: TscScale,
+        tsc_stable: bool,
+    ) -> Self {
+        SystemClock {
+            tsc_at_zero,
+            tsc_hz,
+            scale,
+            tsc_stable,
+        }
+    }
+
+    /// The TSC value at system time 0.
+    pub fn tsc_at_zero(&self) -> u64 {
+        self.tsc_at_zero
+    }
+
+    /// Whether the TSC is published as stable.
+    pub fn tsc_stable(&self) -> bool {
+        self.tsc_stable
+    }
+
     /// The TSC frequency in Hz.
     pub fn tsc_hz(&self) -> u64 {
         self.tsc_hz
@@ -84,5 +110,8 @@ mod tests {
         assert!(info.guest_time_at(tsc).abs_diff(c.now_ns(tsc)) <= 2);
         let unstable = SystemClock::new(1_000_000_000, 0, false).unwrap();
         assert_eq!(unstable.time_info(5).flags, 0);
+        let rebuilt =
+            SystemClock::from_parts(c.tsc_hz(), c.tsc_at_zero(), c.scale(), c.tsc_stable());
+        assert_eq!(rebuilt, c);
     }
 }

@@ -37,6 +37,22 @@ pub fn write_u64(maddr: u64, value: u64) {
     unsafe { core::ptr::write_volatile(maddr_to_virt(maddr) as *mut u64, value) }
 }
 
+/// Writes the u32 at machine address `maddr` (4-byte aligned).
+pub fn write_u32(maddr: u64, value: u32) {
+    check(maddr, 4);
+    // SAFETY: inside the direct map (checked), aligned by the caller's contract; callers only
+    // write frames they own or validated; volatile because a guest reads it concurrently.
+    unsafe { core::ptr::write_volatile(maddr_to_virt(maddr) as *mut u32, value) }
+}
+
+/// Reads the byte at machine address `maddr`.
+pub fn read_u8(maddr: u64) -> u8 {
+    check(maddr, 1);
+    // SAFETY: inside the direct map (checked); volatile because a guest may change it at any
+    // moment (shared pages), and the caller uses the value read once.
+    unsafe { core::ptr::read_volatile(maddr_to_virt(maddr) as *const u8) }
+}
+
 /// Copies `src` to machine address `maddr`.
 pub fn write_bytes(maddr: u64, src: &[u8]) {
     check(maddr, src.len() as u64);

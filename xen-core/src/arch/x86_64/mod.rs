@@ -26,3 +26,4 @@ pub mod time_init;
 pub mod timer_irq;
 pub mod tsc;
 pub mod uaccess;
+pub mod wallclock;

@@ -1,7 +1,7 @@
 //! Boot-time bring-up of the clocks: the local APIC, the TSC and APIC timer rates, the RTC.
 
 use super::platform::{Exit, exit_machine};
-use super::{apic, pit, rtc, timer_irq, tsc};
+use super::{apic, pit, rtc, timer_irq, tsc, wallclock};
 
 /// How far ahead the boot self-check arms the timer.
 const SELF_CHECK_NS: u64 = 50_000;
@@ -32,8 +32,8 @@ impl core::fmt::Display for Mhz {
 }
 
 /// Enables the local APIC, measures the TSC and the APIC timer over a 10 ms PIT window, starts
-/// system time ([`tsc::now_ns`]), checks that a one-shot timer interrupt arrives, and logs the
-/// rates and the RTC's date. Called once at boot, after the hypervisor's page tables (which map
+/// system time ([`tsc::now_ns`]), checks that a one-shot timer interrupt arrives, logs the
+/// rates and the RTC's date, and sets the wall clock guests see from it. Called once at boot, after the hypervisor's page tables (which map
 /// the APIC) and before any guest runs. Without a usable xAPIC or PIT the boot stops.
 pub fn init() {
     let (id, version) = apic::init().unwrap_or_else(|why| fatal(why));
@@ -78,6 +78,9 @@ pub fn init() {
                 if binary { "binary" } else { "BCD" },
                 if hours24 { 24 } else { 12 }
             );
+            if wallclock::set_from_rtc(&raw).is_none() {
+                log::warn!("RTC: the registers hold no valid date; the wall clock starts at 1970");
+            }
         }
         None => log::warn!("RTC: no stable reading (update in progress never ended)"),
     }

@@ -23,12 +23,16 @@ pub fn ticks() -> u64 {
 
 /// The hook run on every timer interrupt, after the EOI, with the interrupted context's
 /// registers. `from_guest` says whether a guest was running (its frame returns to it through
-/// the checked exit path); otherwise xen-core was in [`idle_wait`] and the hook must not take
-/// state that the idling code may hold (the hypervisor's `CpuLocal`s). For now it only counts.
-/// The interrupt may come after [`apic::cancel_deadline`] or earlier than the deadline asked
-/// for (see [`apic::set_deadline`]).
-pub fn on_timer(_regs: &mut GuestRegs, _from_guest: bool) {
+/// the checked exit path): then the running domain's due timers fire and the APIC is armed
+/// again (`time_glue`). Otherwise xen-core was in [`idle_wait`], whose caller holds the
+/// hypervisor state and runs the timers itself, so the hook only counts. The interrupt may
+/// come after [`apic::cancel_deadline`] or earlier than the deadline asked for (see
+/// [`apic::set_deadline`]): the timers compare with the time themselves.
+pub fn on_timer(_regs: &mut GuestRegs, from_guest: bool) {
     TICKS.fetch_add(1, Ordering::Relaxed);
+    if from_guest {
+        crate::hypervisor::with_state(|st| crate::time_glue::on_timer_interrupt(st.dom));
+    }
 }
 
 /// The timer stub's Rust side: EOI, the hook, then back to the interrupted context.

@@ -131,6 +131,16 @@ unsafe impl Pod for hypercall_abi::event_channel::EvtchnUnmask {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::event_channel::EvtchnReset {}
 // SAFETY: as above.
+unsafe impl Pod for hypercall_abi::sched::SchedPoll {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::vcpu::VcpuSetSingleshotTimer {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::vcpu::VcpuSetPeriodicTimer {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::vcpu::VcpuRunstateInfo {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::vcpu::VcpuRegisterRunstateMemoryArea {}
+// SAFETY: as above.
 unsafe impl Pod for u16 {}
 // SAFETY: as above.
 unsafe impl Pod for u32 {}

@@ -6,4 +6,6 @@ pub mod insn;
 pub mod pages;
 pub mod segments;
 pub mod shared;
+pub mod time;
+pub mod upcall;
 pub mod user_run;
