@@ -17,6 +17,9 @@ mod conform_cpu;
 mod conform_ctl;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
+mod conform_gnt;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
 mod conform_mm;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]

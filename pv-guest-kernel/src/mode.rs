@@ -19,6 +19,8 @@ pub enum Mode {
     ConformMulticall,
     /// conform=control: domctl and sysctl conformance.
     ConformControl,
+    /// conform=grants: grant_table_op conformance (self-grants).
+    ConformGrants,
     /// conform=traps|softint|user|fpu|desc|priv: a CPU conformance guest.
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
@@ -45,6 +47,7 @@ impl Mode {
             b"conform=memory" => Some(Mode::ConformMemory),
             b"conform=multicall" => Some(Mode::ConformMulticall),
             b"conform=control" => Some(Mode::ConformControl),
+            b"conform=grants" => Some(Mode::ConformGrants),
             w if w.starts_with(b"isolate=") => {
                 crate::isolate::check::Check::from_word(w).map(Mode::Isolate)
             }

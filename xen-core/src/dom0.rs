@@ -18,6 +18,7 @@ use xen_core::vcpu::VcpuState;
 use crate::arch::x86_64::uaccess::bytes_of;
 use crate::arch::x86_64::{direct_map, paging};
 use crate::domain::{Caps, Domain};
+use crate::grant_glue;
 use crate::hypervisor::Hypervisor;
 
 /// Why Dom0 could not be built.
@@ -195,6 +196,13 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
             .map_err(|_| BuildError::Tables)?;
     }
 
+    // Its grant table: one shared frame, Xen's default limits.
+    let grants = {
+        let (mut mem, frames) = hv.memory();
+        grant_glue::new_grants(&mut Mm::new(frames, &mut mem), 0)
+            .map_err(|_| BuildError::NoMemory(1))?
+    };
+
     let vcpu = VcpuState {
         kernel_l4: built.l4_mfn,
         ..VcpuState::default()
@@ -214,6 +222,7 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         dying: false,
         blocked: false,
         cpu_time: 0,
+        grants,
     };
     let regs = GuestRegs {
         rip: img.entry,

@@ -5,6 +5,7 @@ use hypercall_abi::domctl::{
     XenDomctlGetdomaininfo,
 };
 use hypercall_abi::domid::DomId;
+use xen_core::grant::domain::DomainGrants;
 use xen_core::layout::PAGE_SIZE;
 use xen_core::vcpu::VcpuState;
 
@@ -66,6 +67,8 @@ pub struct Domain {
     pub blocked: bool,
     /// CPU time used, in nanoseconds.
     pub cpu_time: u64,
+    /// Its grant table and the grants it maps (`grant_glue::new_grants` makes them).
+    pub grants: DomainGrants,
 }
 
 /// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.

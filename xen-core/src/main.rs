@@ -17,6 +17,8 @@ mod domain;
 #[cfg(target_os = "none")]
 mod emulate;
 #[cfg(target_os = "none")]
+mod grant_glue;
+#[cfg(target_os = "none")]
 mod guest_cpuid;
 #[cfg(target_os = "none")]
 mod guest_trap;

@@ -96,6 +96,7 @@ handlers! {
     hc_get_debugreg => |_, a| debugreg::get_debugreg(a[0]);
     hc_domctl => |_, a| domctl::domctl(a[0]);
     hc_sysctl => |_, a| sysctl::sysctl(a[0]);
+    hc_grant_table_op => |_, a| grant_table_op::grant_table_op(a[0], a[1], a[2]);
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
 
@@ -132,5 +133,6 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::GetDebugreg as usize] = hc_get_debugreg;
     t[Hypercall::Domctl as usize] = hc_domctl;
     t[Hypercall::Sysctl as usize] = hc_sysctl;
+    t[Hypercall::GrantTableOp as usize] = hc_grant_table_op;
     t
 };

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod domctl;
 pub mod foreign;
 pub mod fpu_taskswitch;
+pub mod grant_table_op;
 pub mod iret;
 pub mod memory_op;
 pub mod mmu_update;

@@ -8,6 +8,7 @@ pub mod control_calls;
 pub mod cpu;
 pub mod descriptors;
 pub mod frames;
+pub mod grant_calls;
 pub mod hypercall;
 pub mod layout;
 pub mod memory;

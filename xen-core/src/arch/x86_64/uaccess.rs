@@ -105,6 +105,20 @@ unsafe impl Pod for hypercall_abi::domctl::XenDomctlGetdomaininfo {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::sysctl::XenSysctl {}
 // SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabMapGrantRef {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabUnmapGrantRef {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabSetupTable {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabQuerySize {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabCopy {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabSetVersion {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabGetVersion {}
+// SAFETY: as above.
 unsafe impl Pod for u16 {}
 // SAFETY: as above.
 unsafe impl Pod for u32 {}
