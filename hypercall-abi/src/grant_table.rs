@@ -76,6 +76,11 @@ pub const GNTMAP_APPLICATION_MAP: u32 = 1 << 3;
 pub const GNTMAP_CONTAINS_PTE: u32 = 1 << 4;
 /// Fail rather than retry on a paged-out frame.
 pub const GNTMAP_CAN_FAIL: u32 = 1 << 5;
+/// First of the map flag bits the guest may use for itself (`_GNTMAP_guest_avail0`); on x86
+/// PV the three from here end up in the host PTE's available bits 9..=11.
+pub const GNTMAP_GUEST_AVAIL0_SHIFT: u32 = 16;
+/// The map flag bits left to the guest (`GNTMAP_guest_avail_mask`).
+pub const GNTMAP_GUEST_AVAIL_MASK: u32 = u32::MAX << GNTMAP_GUEST_AVAIL0_SHIFT;
 
 /// Grant status: success.
 pub const GNTST_OKAY: i16 = 0;
@@ -353,6 +358,8 @@ mod tests {
         assert_eq!(GNTMAP_APPLICATION_MAP, 8);
         assert_eq!(GNTMAP_CONTAINS_PTE, 16);
         assert_eq!(GNTMAP_CAN_FAIL, 32);
+        assert_eq!(GNTMAP_GUEST_AVAIL0_SHIFT, 16);
+        assert_eq!(GNTMAP_GUEST_AVAIL_MASK, 0xFFFF_0000);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod conform_ctl;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
 mod conform_evt;
+mod conform_gnt;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
 mod conform_mm;

@@ -23,6 +23,8 @@ pub enum Mode {
     ConformEvents,
     /// conform=time: time records, timers, block and poll conformance.
     ConformTime,
+    /// conform=grants: grant_table_op conformance (self-grants).
+    ConformGrants,
     /// conform=traps|softint|user|fpu|desc|priv: a CPU conformance guest.
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
@@ -51,6 +53,7 @@ impl Mode {
             b"conform=control" => Some(Mode::ConformControl),
             b"conform=events" => Some(Mode::ConformEvents),
             b"conform=time" => Some(Mode::ConformTime),
+            b"conform=grants" => Some(Mode::ConformGrants),
             w if w.starts_with(b"isolate=") => {
                 crate::isolate::check::Check::from_word(w).map(Mode::Isolate)
             }

@@ -19,6 +19,7 @@ use crate::arch::x86_64::uaccess::bytes_of;
 use crate::arch::x86_64::{direct_map, paging, tsc};
 use crate::domain::{Caps, Domain};
 use crate::event_glue;
+use crate::grant_glue;
 use crate::hypervisor::Hypervisor;
 
 /// Why Dom0 could not be built.
@@ -199,6 +200,13 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
             .map_err(|_| BuildError::Tables)?;
     }
 
+    // Its grant table: one shared frame, Xen's default limits.
+    let grants = {
+        let (mut mem, frames) = hv.memory();
+        grant_glue::new_grants(&mut Mm::new(frames, &mut mem), 0)
+            .map_err(|_| BuildError::NoMemory(1))?
+    };
+
     let vcpu = VcpuState {
         kernel_l4: built.l4_mfn,
         ..VcpuState::default()
@@ -206,7 +214,7 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     let caps = Caps::CONTROL | Caps::HARDWARE;
     // Xen gives Dom0 no limit on event channel ports.
     let events = event_glue::new_port_table(0, caps, u32::MAX).map_err(|_| BuildError::Events)?;
-    let mut dom = Domain::new(0, caps, shared_info_mfn, events, tsc::now_ns());
+    let mut dom = Domain::new(0, caps, shared_info_mfn, events, grants, tsc::now_ns());
     dom.vcpu = vcpu;
     dom.tot_pages = nr_pages;
     // Xen leaves Dom0's reservation unbounded (its maximum reads as 2^32 - 1).

@@ -5,6 +5,7 @@ use hypercall_abi::domctl::{
     XenDomctlGetdomaininfo,
 };
 use hypercall_abi::domid::DomId;
+use xen_core::grant::domain::DomainGrants;
 use xen_core::layout::PAGE_SIZE;
 use xen_core::time::guest_time::GuestTime;
 use xen_core::vcpu::VcpuState;
@@ -108,6 +109,8 @@ pub struct Domain {
     /// Its vCPU's timers, runstate and published time records: `GuestTime::new(now)` for a
     /// new domain, then `time_glue::init_domain` once its shared_info page exists.
     pub time: GuestTime,
+    /// Its grant table and the grants it maps (`grant_glue::new_grants` makes them).
+    pub grants: DomainGrants,
 }
 
 /// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.
@@ -120,7 +123,14 @@ const ARCH_CR2: u64 = 16;
 impl Domain {
     /// A domain with nothing running yet: no frames, offline until its vCPU gets a context,
     /// unpaused (createdomain adds the control domain's first pause).
-    pub fn new(id: DomId, caps: Caps, shared_info_mfn: u64, events: PortTable, now: u64) -> Domain {
+    pub fn new(
+        id: DomId,
+        caps: Caps,
+        shared_info_mfn: u64,
+        events: PortTable,
+        grants: DomainGrants,
+        now: u64,
+    ) -> Domain {
         Domain {
             id,
             caps,
@@ -144,6 +154,7 @@ impl Domain {
             event_kick: false,
             poll_wake: false,
             time: GuestTime::new(now),
+            grants,
         }
     }
 

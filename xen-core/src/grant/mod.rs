@@ -1,6 +1,7 @@
 //! Grant tables v1: grant entries, active grants, maptrack, map/unmap and copy.
 
 pub mod active;
+pub mod domain;
 pub mod entry;
 pub mod maptrack;
 pub mod ops;

@@ -14,12 +14,12 @@ use hypercall_abi::Errno;
 use hypercall_abi::domid::DomId;
 use hypercall_abi::grant_table::{
     GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTMAP_APPLICATION_MAP, GNTMAP_CONTAINS_PTE,
-    GNTMAP_DEVICE_MAP, GNTMAP_HOST_MAP, GNTMAP_READONLY, GNTST_BAD_GNTREF, GNTST_GENERAL_ERROR,
-    GNTTABOP_CACHE_FLUSH, GNTTABOP_CMD_MASK, GNTTABOP_COPY, GNTTABOP_GET_VERSION,
-    GNTTABOP_MAP_GRANT_REF, GNTTABOP_QUERY_SIZE, GNTTABOP_SET_VERSION, GNTTABOP_SETUP_TABLE,
-    GNTTABOP_UNMAP_GRANT_REF, GnttabCopy, GnttabCopyPtr, GnttabGetVersion, GnttabMapGrantRef,
-    GnttabQuerySize, GnttabSetVersion, GnttabSetupTable, GnttabUnmapGrantRef, GrantHandle,
-    GrantRef,
+    GNTMAP_DEVICE_MAP, GNTMAP_GUEST_AVAIL0_SHIFT, GNTMAP_HOST_MAP, GNTMAP_READONLY,
+    GNTST_BAD_GNTREF, GNTST_GENERAL_ERROR, GNTTABOP_CACHE_FLUSH, GNTTABOP_CMD_MASK, GNTTABOP_COPY,
+    GNTTABOP_GET_VERSION, GNTTABOP_MAP_GRANT_REF, GNTTABOP_QUERY_SIZE, GNTTABOP_SET_VERSION,
+    GNTTABOP_SETUP_TABLE, GNTTABOP_UNMAP_GRANT_REF, GnttabCopy, GnttabCopyPtr, GnttabGetVersion,
+    GnttabMapGrantRef, GnttabQuerySize, GnttabSetVersion, GnttabSetupTable, GnttabUnmapGrantRef,
+    GrantHandle, GrantRef,
 };
 
 /// A grant_table_op sub-operation this implementation serves.
@@ -81,6 +81,9 @@ pub struct MapFlags {
     /// `GNTMAP_contains_pte`: `host_addr` is the machine address of the L1 entry to write,
     /// not a virtual address of the caller.
     pub contains_pte: bool,
+    /// The first three guest-available bits (16..=18): Xen copies them into the host PTE's
+    /// available bits 9..=11.
+    pub guest_avail: u8,
 }
 
 impl MapFlags {
@@ -96,7 +99,7 @@ impl MapFlags {
         if self.contains_pte {
             bits |= GNTMAP_CONTAINS_PTE;
         }
-        bits
+        bits | ((self.guest_avail as u32 & 7) << GNTMAP_GUEST_AVAIL0_SHIFT)
     }
 }
 
@@ -129,6 +132,7 @@ impl MapRequest {
                 readonly: op.flags & GNTMAP_READONLY != 0,
                 application_map: op.flags & GNTMAP_APPLICATION_MAP != 0,
                 contains_pte: op.flags & GNTMAP_CONTAINS_PTE != 0,
+                guest_avail: ((op.flags >> GNTMAP_GUEST_AVAIL0_SHIFT) & 7) as u8,
             },
             gref: op.ref_,
             dom: op.dom,
@@ -335,6 +339,7 @@ mod tests {
                 host_addr: 0x4000_0000,
                 flags: MapFlags {
                     readonly: true,
+                    guest_avail: 1,
                     ..MapFlags::default()
                 },
                 gref: 12,
@@ -345,6 +350,12 @@ mod tests {
         let r = MapRequest::decode(&map_op(all)).unwrap();
         assert!(r.flags.application_map && r.flags.contains_pte && !r.flags.readonly);
         assert_eq!(r.flags.bits(), all);
+        // Only the first three guest-available bits are kept.
+        let r = MapRequest::decode(&map_op(GNTMAP_HOST_MAP | 0xFFFF_0000)).unwrap();
+        assert_eq!(r.flags.guest_avail, 7);
+        assert_eq!(r.flags.bits(), GNTMAP_HOST_MAP | 0x7_0000);
+        let r = MapRequest::decode(&map_op(GNTMAP_HOST_MAP | 0x5_0000)).unwrap();
+        assert_eq!(r.flags.guest_avail, 5);
         assert_eq!(MapFlags::default().bits(), GNTMAP_HOST_MAP);
     }
 

@@ -307,6 +307,18 @@ impl GrantTable {
     pub fn into_frames(self) -> Vec<u64> {
         self.frames
     }
+
+    /// Empties the table in place for a dying domain and hands back its shared frames: no
+    /// frame and no entry is left, so every reference is out of range from now on. None (and
+    /// nothing changed) while an entry is pinned: a mapper still needs the shared entry to
+    /// clear its in-use flags, so the frames must outlive the pins.
+    pub fn release_frames(&mut self) -> Option<Vec<u64>> {
+        if self.pinned().next().is_some() {
+            return None;
+        }
+        self.active = Vec::new();
+        Some(core::mem::take(&mut self.frames))
+    }
 }
 
 #[cfg(test)]
@@ -432,6 +444,26 @@ mod tests {
             assert_eq!(t.set_version(v).result, Err(Errno::Inval));
             assert_eq!(t.set_version(v).version, 1);
         }
+    }
+
+    #[test]
+    fn release_frames_waits_for_the_pins() {
+        let mut alloc = Frames::new(100);
+        let mut t = GrantTable::new(GrantLimits::DEFAULT, &mut alloc).unwrap();
+        t.grow(2, &mut alloc).unwrap();
+        let mut e = MockEntries::default();
+        let slot = t.slot(600).unwrap();
+        e.set(slot, GTF_PERMIT_ACCESS, 2, 0x555);
+        t.pin(&mut e, 600, 2, true, true).unwrap();
+        assert_eq!(t.release_frames(), None);
+        assert_eq!(t.nr_frames(), 2);
+        assert!(t.unpin(&mut e, 600, true));
+        assert_eq!(t.release_frames(), Some(vec![100, 101]));
+        assert_eq!((t.nr_frames(), t.nr_entries()), (0, 0));
+        assert_eq!(t.slot(0), None);
+        assert!(t.active(0).is_none());
+        assert_eq!(t.pin(&mut e, 0, 2, true, true), Err(GNTST_BAD_GNTREF));
+        assert_eq!(t.release_frames(), Some(vec![]));
     }
 
     #[test]

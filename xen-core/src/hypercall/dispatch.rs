@@ -104,6 +104,7 @@ handlers! {
     hc_event_channel_op => |_, a| event_channel_op::event_channel_op(a[0], a[1]);
     hc_set_timer_op => |_, a| set_timer_op::set_timer_op(a[0]);
     hc_vcpu_op => |call, a| vcpu_op::vcpu_op(call, a[0], a[1], a[2]);
+    hc_grant_table_op => |_, a| grant_table_op::grant_table_op(a[0], a[1], a[2]);
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
 
@@ -143,5 +144,6 @@ pub static HYPERCALL_TABLE: [Handler; NR_HYPERCALLS] = {
     t[Hypercall::EventChannelOp as usize] = hc_event_channel_op;
     t[Hypercall::SetTimerOp as usize] = hc_set_timer_op;
     t[Hypercall::VcpuOp as usize] = hc_vcpu_op;
+    t[Hypercall::GrantTableOp as usize] = hc_grant_table_op;
     t
 };

@@ -25,7 +25,8 @@ use xen_core::sched::params::DEFAULT_WEIGHT;
 use crate::arch::x86_64::direct_map;
 use crate::descriptors;
 use crate::domain::{Caps, Domain};
-use crate::event_glue;
+use crate::{event_glue, grant_glue};
+use xen_core::grant::table::GrantLimits;
 use crate::hypervisor::State;
 use crate::mm_glue::{Freed, HvMemory};
 use crate::schedule;
@@ -42,6 +43,7 @@ pub struct CreateRequest {
     id: Option<DomId>,
     handle: [u8; 16],
     max_evtchn_port: u32,
+    grant_limits: GrantLimits,
 }
 
 /// Checks a createdomain configuration as Xen does for a PV domain on a machine without HVM or
@@ -63,10 +65,20 @@ pub fn decode_create(domain: DomId, c: &XenDomctlCreatedomain) -> Result<CreateR
     if c.arch.emulation_flags & !XEN_X86_EMU_PIT != 0 {
         return Err(Errno::Inval);
     }
+    // A negative limit asks for the hypervisor's default.
+    let or_default = |asked: i32, default: u32| u32::try_from(asked).unwrap_or(default);
+    let grant_limits = GrantLimits::new(
+        or_default(c.max_grant_frames, GrantLimits::DEFAULT.max_grant_frames()),
+        or_default(
+            c.max_maptrack_frames,
+            GrantLimits::DEFAULT.max_maptrack_frames(),
+        ),
+    )?;
     Ok(CreateRequest {
         id: (domain != 0 && domain < DOMID_FIRST_RESERVED).then_some(domain),
         handle: c.handle,
         max_evtchn_port: c.max_evtchn_port,
+        grant_limits,
     })
 }
 
@@ -81,7 +93,12 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
         return Err(Errno::NoMem);
     }
     let events = event_glue::new_port_table(id, Caps::empty(), req.max_evtchn_port)?;
-    let shared_info = st.alloc.alloc().ok_or(Errno::NoMem)? as u64;
+    let grants = grant_glue::new_grants_for(st, id, req.grant_limits)?;
+    let Some(shared_info) = st.alloc.alloc() else {
+        release_shared_frames(st, id);
+        return Err(Errno::NoMem);
+    };
+    let shared_info = shared_info as u64;
     direct_map::zero_frame(shared_info);
     let mut mem = HvMemory {
         alloc: &mut *st.alloc,
@@ -94,6 +111,7 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
         .is_err()
     {
         mem.alloc.free(shared_info as usize);
+        release_shared_frames(st, id);
         return Err(Errno::NoMem);
     }
     // Every vCPU starts with events masked.
@@ -105,6 +123,7 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
         Caps::empty(),
         shared_info,
         events,
+        grants,
         crate::arch::x86_64::tsc::now_ns(),
     );
     dom.handle = req.handle;
@@ -127,14 +146,16 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
         })
     });
     if let Err(e) = inserted {
-        release_shared_info(st, id, shared_info);
+        release_shared_frames(st, id);
         return Err(e);
     }
     log::info!("Domain {id} created");
     Ok(id)
 }
 
-fn release_shared_info(st: &mut State<'_>, id: DomId, mfn: u64) {
+/// Gives back the xen-core frames shared with a domain that could not be created (its
+/// shared_info and grant-table frames).
+fn release_shared_frames(st: &mut State<'_>, id: DomId) {
     let mut mem = HvMemory {
         alloc: &mut *st.alloc,
         xen_l4_slots: st.xen_l4_slots,
@@ -142,54 +163,62 @@ fn release_shared_info(st: &mut State<'_>, id: DomId, mfn: u64) {
         m2p: (st.m2p_maddr, st.frames.len()),
     };
     let mut mm = Mm::new(&mut *st.frames, &mut mem);
-    if mm.frames.get(mfn).map(|f| f.owner) == Some(Owner::SharedWith(id)) {
-        mm.put_page_type(mfn);
-        mm.put_page(mfn);
+    for mfn in 0..mm.frames.len() as u64 {
+        if mm.frames.get(mfn).map(|f| f.owner) == Some(Owner::SharedWith(id)) {
+            mm.put_page_type(mfn);
+            mm.put_page(mfn);
+        }
     }
 }
 
 /// Destroys domain `id` (not the caller): -ESRCH if absent, -EINVAL for the caller itself.
-/// Returns how many of its frames are still referenced from elsewhere.
+/// In Xen's order: its ports close (peers' ends become unbound), the grants it maps are let go,
+/// its memory references drop (page tables, pins, allocations), then its grant table goes once
+/// nobody maps its grants any more. Returns how many of its frames are still referenced from
+/// elsewhere; the domain stays, dying, until that is 0 (calling again retries).
 pub fn destroy(st: &mut State<'_>, id: DomId) -> Result<u64, Errno> {
     if id == st.dom.id {
         return Err(Errno::Inval);
     }
-    let mut dom = st.domains.take(id).ok_or(Errno::Srch)?;
-    if !dom.dying {
+    let first = !st.domains.get(id).ok_or(Errno::Srch)?.dying;
+    if first {
         let now = crate::arch::x86_64::tsc::now_ns();
+        let mut dom = st.domains.take(id).ok_or(Errno::Srch)?;
         dom.cpu_time = st.sched.domain_runtime_ns(id, now).unwrap_or(dom.cpu_time);
         let _ = st.sched.remove_domain(id, now);
         dom.dying = true;
         dom.sched_runnable = false;
         dom.events.set_dying();
         let _ = event_glue::close_all_ports(&mut dom, Some(&mut *st.dom), st.domains);
+        // Its slot was reserved by `take`: putting it back cannot fail.
+        let _ = st.domains.put_back(id, dom);
+        grant_glue::release_mappings_of(st, id);
         let mut mem = HvMemory {
             alloc: &mut *st.alloc,
             xen_l4_slots: st.xen_l4_slots,
             freed: Freed::default(),
             m2p: (st.m2p_maddr, st.frames.len()),
         };
-        let mut mm = Mm::new(&mut *st.frames, &mut mem);
-        relinquish(&mut mm, &mut dom);
-        if mm.flush_tlb || mem.freed.any() {
-            crate::arch::x86_64::cpu::flush_tlb_global();
+        if let Some(dom) = st.domains.get_mut(id) {
+            let mut mm = Mm::new(&mut *st.frames, &mut mem);
+            relinquish(&mut mm, dom);
+            if mm.flush_tlb || mem.freed.any() {
+                crate::arch::x86_64::cpu::flush_tlb_global();
+            }
         }
-        mem.freed.apply(st.dom, st.domains);
     }
+    let table_gone = grant_glue::release_table_of(st, id).is_ok();
     let left = owned_frames(st, id);
-    dom.tot_pages = left;
-    if left == 0 {
-        log::info!("Domain {id} destroyed: every frame returned");
-        drop(dom);
-    } else {
-        log::info!("Domain {id} dying: {left} frames still mapped elsewhere");
-        // Its slot was reserved by `take`: putting it back cannot fail.
-        let _ = st.domains.put_back(id, dom);
-        return Ok(left);
+    if let Some(dom) = st.domains.get_mut(id) {
+        dom.tot_pages = left;
     }
-    // The slot was reserved by `take`; free it.
-    let _ = st.domains.remove(id);
-    Ok(0)
+    if left == 0 && table_gone {
+        st.domains.remove(id);
+        log::info!("Domain {id} destroyed: every frame returned");
+        return Ok(0);
+    }
+    log::info!("Domain {id} dying: {left} frames still mapped elsewhere");
+    Ok(left)
 }
 
 /// Drops every reference the domain holds on memory: its vCPU's roots and descriptor pages,

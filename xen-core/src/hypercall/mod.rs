@@ -10,6 +10,7 @@ pub mod domctl;
 pub mod event_channel_op;
 pub mod foreign;
 pub mod fpu_taskswitch;
+pub mod grant_table_op;
 pub mod iret;
 pub mod memory_op;
 pub mod mmu_update;

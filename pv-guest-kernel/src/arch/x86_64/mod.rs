@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod descriptors;
 pub mod event_calls;
 pub mod frames;
+pub mod grant_calls;
 pub mod hypercall;
 pub mod layout;
 pub mod memory;

@@ -1,6 +1,6 @@
 //! The direct map: xen-core reaches any machine frame at DIRECTMAP_BASE + its address.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use xen_core::layout::{PAGE_SIZE, maddr_to_virt};
 
@@ -60,6 +60,56 @@ pub fn write_bytes(maddr: u64, src: &[u8]) {
     // which is a Rust slice in xen-core's image or stack.
     unsafe {
         core::ptr::copy_nonoverlapping(src.as_ptr(), maddr_to_virt(maddr) as *mut u8, src.len())
+    }
+}
+
+/// The u32 at machine address `maddr` (4-byte aligned) as an atomic, for words shared with a
+/// guest that may change them at any time (grant entries).
+fn shared_u32(maddr: u64) -> &'static AtomicU32 {
+    check(maddr, 4);
+    assert!(
+        maddr.is_multiple_of(4),
+        "maddr {maddr:#x} not 4-byte aligned"
+    );
+    // SAFETY: inside the direct map (checked) and aligned (checked); an AtomicU32 has the size
+    // and alignment of a u32 and any bits are a valid value. The memory is shared with a guest
+    // that writes it behind our back, which is why it is only ever accessed atomically here.
+    unsafe { AtomicU32::from_ptr(maddr_to_virt(maddr) as *mut u32) }
+}
+
+/// Reads the u32 at machine address `maddr` (4-byte aligned) once, atomically.
+pub fn load_u32(maddr: u64) -> u32 {
+    shared_u32(maddr).load(Ordering::SeqCst)
+}
+
+/// Replaces the u32 at machine address `maddr` (4-byte aligned) by `new` if it still is `old`,
+/// atomically; otherwise returns the value found.
+pub fn cmpxchg_u32(maddr: u64, old: u32, new: u32) -> Result<(), u32> {
+    shared_u32(maddr)
+        .compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
+        .map(|_| ())
+}
+
+/// Clears the bits of `mask` in the u32 at machine address `maddr` (4-byte aligned),
+/// atomically, leaving the others as they are.
+pub fn clear_bits_u32(maddr: u64, mask: u32) {
+    shared_u32(maddr).fetch_and(!mask, Ordering::SeqCst);
+}
+
+/// Copies `len` bytes from machine address `src` to machine address `dst`; the ranges may
+/// overlap (a grant copy within one frame).
+pub fn copy_bytes(dst: u64, src: u64, len: usize) {
+    check(dst, len as u64);
+    check(src, len as u64);
+    // SAFETY: both ranges lie inside the direct map (checked); `copy` allows overlap. The
+    // caller holds references on both frames, so they are RAM in use that it may read and
+    // write.
+    unsafe {
+        core::ptr::copy(
+            maddr_to_virt(src) as *const u8,
+            maddr_to_virt(dst) as *mut u8,
+            len,
+        )
     }
 }
 

@@ -141,6 +141,20 @@ unsafe impl Pod for hypercall_abi::vcpu::VcpuRunstateInfo {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::vcpu::VcpuRegisterRunstateMemoryArea {}
 // SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabMapGrantRef {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabUnmapGrantRef {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabSetupTable {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabQuerySize {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabCopy {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabSetVersion {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::grant_table::GnttabGetVersion {}
+// SAFETY: as above.
 unsafe impl Pod for u16 {}
 // SAFETY: as above.
 unsafe impl Pod for u32 {}
