@@ -17,7 +17,10 @@ use hypercall_abi::vcpu::VcpuGuestContext;
 use super::domain_lifecycle::{self, CreateRequest, MAX_VCPUS};
 use super::vcpu_context::{self, NewContext};
 use crate::arch::x86_64::uaccess::{read_guest, write_guest};
-use crate::arch::x86_64::tsc;
+use crate::arch::x86_64::{direct_map, tsc};
+use hypercall_abi::hypercall_page;
+use xen_core::layout::PAGE_SIZE;
+use xen_core::mm::frame_table::PageType;
 use crate::hypervisor::with_state;
 use crate::mm_glue::with_mm_on;
 use crate::schedule;
@@ -33,6 +36,7 @@ enum Request {
     SetVcpuContext(alloc::boxed::Box<NewContext>),
     GetVcpuContext { ctxt: u64 },
     Sched(XenDomctlSchedulerOp),
+    HypercallInit { gmfn: u64 },
     GetDomainInfo,
     MaxMem(XenDomctlMaxMem),
     Pause,
@@ -47,6 +51,10 @@ fn decode(cmd: DomctlCmd, domain: DomId, op: &XenDomctl) -> Result<Request, Errn
             Request::Create(domain_lifecycle::decode_create(domain, &config)?)
         }
         DomctlCmd::Destroydomain => Request::Destroy,
+        // `struct xen_domctl_hypercall_init`: one u64, the frame (an MFN for a PV guest).
+        DomctlCmd::HypercallInit => Request::HypercallInit {
+            gmfn: u64::from_le_bytes(op.u[..8].try_into().unwrap_or([0; 8])),
+        },
         DomctlCmd::Setvcpucontext | DomctlCmd::Getvcpucontext => {
             let v: XenDomctlVcpucontext = op.payload();
             if v.vcpu >= MAX_VCPUS {
@@ -134,6 +142,20 @@ fn act(id: DomId, req: Request, op: &mut XenDomctl) -> Result<bool, Errno> {
             }
             return Ok(false);
         }
+        Request::HypercallInit { gmfn } => {
+            // As Xen: the frame must be the domain's and take a writable reference (-EACCES).
+            with_mm_on(id, |mm, dom| {
+                mm.get_page_and_type(gmfn, dom.id, PageType::Writable)
+                    .map_err(|_| Errno::Acces)?;
+                let mut page = [0u8; 4096];
+                hypercall_page::fill(&mut page);
+                direct_map::write_bytes(gmfn * PAGE_SIZE, &page);
+                mm.put_page_and_type(gmfn);
+                Ok(())
+            })
+            .ok_or(Errno::Srch)??;
+            return Ok(false);
+        }
         other => other,
     };
     with_state(|mut st| {
@@ -196,7 +218,8 @@ fn act(id: DomId, req: Request, op: &mut XenDomctl) -> Result<bool, Errno> {
             | Request::Destroy
             | Request::SetVcpuContext(_)
             | Request::GetVcpuContext { .. }
-            | Request::Sched(_) => Err(Errno::Inval),
+            | Request::Sched(_)
+            | Request::HypercallInit { .. } => Err(Errno::Inval),
         }
     })
 }
