@@ -1,3 +1,16 @@
-//! The Dom0 toolstack (domain builder, xl.cfg parser, xenstored, xl); arrives with issue 5.
-#![no_std]
+//! The Dom0 toolstack's hardware-free parts: the DomU builder's plan, console rings, domain state.
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+
+pub mod console_lines;
+pub mod console_ring;
+pub mod domain_config;
+pub mod domain_info;
+pub mod domu_plan;
+pub mod guest_pages;
+pub mod pvclock;
+pub mod start_info;
+pub mod vcpu_context;
+
+/// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
+pub use xen_core::builder::initial_tables;

@@ -575,6 +575,18 @@ const _: () = assert!(size_of::<XenDomctlMaxVcpus>() == 4);
 const _: () = assert!(offset_of!(XenDomctlMaxVcpus, max) == 0);
 union_payload!(XenDomctlMaxVcpus { max });
 
+/// Payload of `DomctlCmd::HypercallInit` (`struct xen_domctl_hypercall_init`): the hypervisor
+/// writes its hypercall stubs into the guest frame `gmfn` (an MFN for a PV guest).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XenDomctlHypercallInit {
+    /// The guest frame to fill.
+    pub gmfn: u64,
+}
+const _: () = assert!(size_of::<XenDomctlHypercallInit>() == 8);
+const _: () = assert!(offset_of!(XenDomctlHypercallInit, gmfn) == 0);
+union_payload!(XenDomctlHypercallInit { gmfn });
+
 /// `XenDomctlSchedulerOp::sched_id` and sysctl sched_id: the credit scheduler.
 pub const XEN_SCHEDULER_CREDIT: u32 = 5;
 /// The credit2 scheduler.
@@ -777,6 +789,7 @@ mod tests {
         assert_eq!(size_of::<XenDomctlVcpucontext>(), 16);
         assert_eq!(offset_of!(XenDomctlVcpucontext, ctxt), 8);
         assert_eq!(size_of::<XenDomctlMaxVcpus>(), 4);
+        assert_eq!(size_of::<XenDomctlHypercallInit>(), 8);
         assert_eq!(size_of::<XenDomctlSchedCredit>(), 4);
         assert_eq!(size_of::<XenDomctlSchedulerOp>(), 24);
         assert_eq!(offset_of!(XenDomctlSchedulerOp, u), 8);
@@ -937,6 +950,11 @@ mod tests {
         d.set_payload(&v);
         assert_eq!(d.u[8..16], 0xFFFF_8800_0000_1000u64.to_le_bytes());
         assert_eq!(d.payload::<XenDomctlVcpucontext>(), v);
+
+        let h = XenDomctlHypercallInit { gmfn: 0x1_2345 };
+        d.set_payload(&h);
+        assert_eq!(d.u[..8], 0x1_2345u64.to_le_bytes());
+        assert_eq!(d.payload::<XenDomctlHypercallInit>(), h);
     }
 
     #[test]

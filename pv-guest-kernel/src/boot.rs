@@ -3,13 +3,15 @@
 use hypercall_abi::start_info::{SIF_INITDOMAIN, StartInfo};
 use hypercall_abi::version::XenVersionCmd;
 
-use crate::arch::x86_64::xen;
+use crate::arch::x86_64::{console_front, xen};
 use crate::console::{Escaped, kprintln, until_nul};
 use crate::mode::Mode;
 use crate::{bench, faults, selftest};
 
 /// Called once by the entry code with the validated start_info and P2M list.
 pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
+    // A DomU writes its console to the ring the toolstack gave it (console_io is Dom0's).
+    console_front::init(start_info);
     let version = xen::xen_version_plain(XenVersionCmd::Version as u64);
     let (_, extra) = xen::xen_version_extraversion();
     let role = if start_info.flags & SIF_INITDOMAIN != 0 {
@@ -41,5 +43,8 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::ConformGrants => crate::conform_gnt::grants::run(start_info, p2m),
         Mode::ConformCpu(area) => crate::conform_cpu::suite::run(area, start_info, p2m),
         Mode::Isolate(check) => crate::isolate::check::run(check, start_info, p2m),
+        Mode::Domains(scenario) => crate::dom0::scenario::run(scenario, start_info, p2m),
+        Mode::DomuHello => crate::domu::hello::run(),
+        Mode::DomuTicker => crate::domu::ticker::run(),
     }
 }

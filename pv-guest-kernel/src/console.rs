@@ -1,8 +1,8 @@
-//! Console output: whole lines, ending in CR LF, written with console_io.
+//! Console output: whole lines, ending in CR LF, written with console_io (Dom0) or to the console ring (DomU).
 
 use core::fmt::{self, Write};
 
-use crate::arch::x86_64::xen;
+use crate::arch::x86_64::{console_front, xen};
 
 /// Bytes buffered before a partial line is written out.
 const LINE_CAPACITY: usize = 256;
@@ -23,7 +23,11 @@ impl Line {
 
     fn flush(&mut self) {
         if self.len > 0 {
-            let _ = xen::console_write(&self.buf[..self.len]);
+            if console_front::active() {
+                let _ = console_front::write(&self.buf[..self.len]);
+            } else {
+                let _ = xen::console_write(&self.buf[..self.len]);
+            }
             self.len = 0;
         }
     }

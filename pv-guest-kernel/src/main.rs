@@ -2,6 +2,9 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
 mod arch;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
@@ -28,6 +31,12 @@ mod conform_time;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
 mod console;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod dom0;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
+mod domu;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
 mod faults;

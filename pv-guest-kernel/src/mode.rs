@@ -29,6 +29,12 @@ pub enum Mode {
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
     Isolate(crate::isolate::check::Check),
+    /// domains=lifecycle|crash|churn: Dom0 builds and manages DomUs (its ramdisk is their kernel).
+    Domains(crate::dom0::scenario::Scenario),
+    /// domu=hello: a DomU that says hello on its console ring and powers off.
+    DomuHello,
+    /// domu=ticker: a DomU that runs until its console input says stop.
+    DomuTicker,
 }
 
 impl Mode {
@@ -54,6 +60,11 @@ impl Mode {
             b"conform=events" => Some(Mode::ConformEvents),
             b"conform=time" => Some(Mode::ConformTime),
             b"conform=grants" => Some(Mode::ConformGrants),
+            b"domu=hello" => Some(Mode::DomuHello),
+            b"domu=ticker" => Some(Mode::DomuTicker),
+            w if w.starts_with(b"domains=") => {
+                crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
+            }
             w if w.starts_with(b"isolate=") => {
                 crate::isolate::check::Check::from_word(w).map(Mode::Isolate)
             }

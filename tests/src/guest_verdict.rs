@@ -32,7 +32,12 @@ fn finished(output: &str) -> bool {
 /// Boots the guest with `guest_args` on xen-core and requires SUCCESS, a clean power-off, and
 /// no panic or fatal error of the hypervisor.
 pub fn succeeds_on_xen_core(guest_args: &str) {
-    let run = Scenario::xen_core(guest_args)
+    succeeds_on_xen_core_with(guest_args, |s| s);
+}
+
+/// As [`succeeds_on_xen_core`], with the scenario adjusted by `setup` first (a ramdisk, say).
+pub fn succeeds_on_xen_core_with(guest_args: &str, setup: impl FnOnce(Scenario) -> Scenario) {
+    let run = setup(Scenario::xen_core(guest_args))
         .stop_when(finished)
         .linger(Duration::from_secs(30))
         .timeout(Duration::from_secs(180))
@@ -54,8 +59,13 @@ pub fn succeeds_on_xen_core(guest_args: &str) {
 /// Boots the guest with `guest_args` on Xen 4.17 (skipping with a message when the image is
 /// not available) and requires SUCCESS.
 pub fn succeeds_on_xen_417(guest_args: &str) {
+    succeeds_on_xen_417_with(guest_args, |s| s);
+}
+
+/// As [`succeeds_on_xen_417`], with the scenario adjusted by `setup` first (a ramdisk, say).
+pub fn succeeds_on_xen_417_with(guest_args: &str, setup: impl FnOnce(Scenario) -> Scenario) {
     let Some(xen) = xen_417_or_skip() else { return };
-    let run = Scenario::xen_417(xen, guest_args)
+    let run = setup(Scenario::xen_417(xen, guest_args))
         .stop_when(finished)
         .timeout(Duration::from_secs(300))
         .boot();

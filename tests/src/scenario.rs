@@ -43,6 +43,19 @@ impl Scenario {
         }
     }
 
+    /// Give Dom0 `ramdisk` as its initial ramdisk (the second boot module).
+    pub fn ramdisk(mut self, ramdisk: PathBuf) -> Self {
+        self.boot.ramdisk = Some(ramdisk);
+        self
+    }
+
+    /// Give Dom0 our guest kernel as its initial ramdisk: the DomU image Dom0's domain builder
+    /// loads (one PV kernel that is Dom0 or DomU).
+    pub fn guest_ramdisk(self) -> Self {
+        let guest = images().guest.clone();
+        self.ramdisk(guest)
+    }
+
     /// Stop once the output contains `text` (QEMU is killed unless [`Scenario::linger`] lets it exit).
     pub fn stop_at(mut self, text: &str) -> Self {
         self.options = self.options.stop_at(text);

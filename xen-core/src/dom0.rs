@@ -1,4 +1,4 @@
-//! Building Dom0 from the first boot module, exactly as Xen's dom0 builder lays it out.
+//! Building Dom0 from the first boot module (and its ramdisk, the second), as Xen's dom0 builder lays it out.
 
 use core::fmt;
 
@@ -88,6 +88,13 @@ fn log_layout(img: &KernelImage, l: &BootLayout, first_mfn: u64) {
         l.kern_start,
         l.kern_end
     );
+    if let Some(initrd) = l.initrd {
+        log::info!(
+            " Init. ramdisk: {:#018x}->{:#018x}",
+            initrd,
+            initrd + l.initrd_len
+        );
+    }
     log::info!(
         " Phys-Mach map: {:#018x}->{:#018x}",
         l.p2m,
@@ -111,13 +118,35 @@ fn log_layout(img: &KernelImage, l: &BootLayout, first_mfn: u64) {
     log::info!(" TOTAL:         {:#018x}->{:#018x}", l.v_start, l.v_end);
 }
 
-/// Builds Dom0 from `module` and returns it with its first registers.
-pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs), BuildError> {
+/// Builds Dom0 from `module` (the kernel, whose command line Dom0 gets) and `initrd` (the
+/// next boot module, if any) and returns it with its first registers.
+///
+/// The ramdisk is mapped right after the kernel and named by start_info's `mod_start`
+/// (virtual address) and `mod_len`, as Xen 4.17 does for a kernel that does not ask for an
+/// unmapped one. Xen hands the module's own frames to Dom0; xen-core copies the bytes into
+/// Dom0's contiguous memory instead, which Dom0 cannot tell apart (its pages count among the
+/// `dom0_mem` pages either way).
+pub fn build(
+    hv: &mut Hypervisor,
+    module: &Module,
+    initrd: Option<&Module>,
+) -> Result<(Domain, GuestRegs), BuildError> {
     let bytes = direct_map::bytes(module.start, module.end - module.start);
     let img = image::parse(bytes).map_err(BuildError::Image)?;
+    let initrd_bytes = initrd
+        .filter(|m| m.end > m.start)
+        .map(|m| direct_map::bytes(m.start, m.end - m.start));
+    let initrd_len = initrd_bytes.map_or(0, |b| b.len() as u64);
     let nr_pages = hv.options.dom0_mem / PAGE_SIZE;
-    let layout = boot_layout::compute(img.virt_base, img.kern_start, img.kern_end, nr_pages, false)
-        .map_err(BuildError::Layout)?;
+    let layout = boot_layout::compute(
+        img.virt_base,
+        img.kern_start,
+        img.kern_end,
+        initrd_len,
+        nr_pages,
+        false,
+    )
+    .map_err(BuildError::Layout)?;
 
     let first_mfn = hv
         .alloc
@@ -146,6 +175,9 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
         let mut page = [0u8; 4096];
         hypercall_page::fill(&mut page);
         write_guest_va(&layout, first_mfn, va, &page);
+    }
+    if let (Some(va), Some(data)) = (layout.initrd, initrd_bytes) {
+        write_guest_va(&layout, first_mfn, va, data);
     }
 
     // The P2M list.
@@ -181,6 +213,10 @@ pub fn build(hv: &mut Hypervisor, module: &Module) -> Result<(Domain, GuestRegs)
     si.pt_base = layout.page_tables;
     si.nr_pt_frames = layout.nr_pt_frames;
     si.mfn_list = layout.p2m;
+    if let Some(va) = layout.initrd {
+        si.mod_start = va;
+        si.mod_len = layout.initrd_len;
+    }
     let args = module_args(&module.cmdline).as_bytes();
     let n = args.len().min(si.cmd_line.len() - 1);
     si.cmd_line[..n].copy_from_slice(&args[..n]);

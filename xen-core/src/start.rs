@@ -99,7 +99,7 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         log::error!("PANIC: fatal: no Dom0 kernel given (QEMU: -initrd \"<kernel> <args>\")");
         exit_machine(Exit::Fatal)
     };
-    let (dom, mut regs) = match dom0::build(&mut hv, module) {
+    let (dom, mut regs) = match dom0::build(&mut hv, module, info.modules.get(1)) {
         Ok(built) => built,
         Err(e) => {
             log::error!("PANIC: fatal: could not build Dom0: {e}");

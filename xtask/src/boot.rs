@@ -76,6 +76,10 @@ pub struct Boot {
     pub dom0: PathBuf,
     /// Dom0's command line (the rest of the module string).
     pub dom0_args: String,
+    /// Dom0's initial ramdisk: the second Multiboot module, which the hypervisor maps into
+    /// Dom0's initial mapping and names in start_info (`mod_start`, `mod_len`). Our Dom0
+    /// takes the DomU kernel image from it.
+    pub ramdisk: Option<PathBuf>,
     /// Appended to the hypervisor's base command line.
     pub extra_cmdline: String,
     /// Run with `-icount shift=0,sleep=off` (one TSC tick per instruction).
@@ -92,6 +96,7 @@ impl Boot {
             image,
             dom0,
             dom0_args: String::new(),
+            ramdisk: None,
             extra_cmdline: String::new(),
             icount: false,
             gdb: false,
@@ -103,7 +108,9 @@ impl Boot {
         join_words(self.hypervisor.base_cmdline(), &self.extra_cmdline)
     }
 
-    /// The `-initrd` value: Dom0's path and arguments, commas doubled (QEMU splits modules on `,`).
+    /// The `-initrd` value: Dom0's path and arguments, then the ramdisk's path if there is
+    /// one, separated by a comma (QEMU splits modules on `,`; commas inside a module are
+    /// doubled).
     pub fn initrd(&self) -> OsString {
         let mut module = self.dom0.clone().into_os_string();
         let args = self.dom0_args.trim();
@@ -111,8 +118,12 @@ impl Boot {
             module.push(" ");
             module.push(args);
         }
-        let escaped = module.to_string_lossy().replace(',', ",,");
-        OsString::from(escaped)
+        let mut value = module.to_string_lossy().replace(',', ",,");
+        if let Some(ramdisk) = &self.ramdisk {
+            value.push(',');
+            value.push_str(&ramdisk.to_string_lossy().replace(',', ",,"));
+        }
+        OsString::from(value)
     }
 
     /// The full QEMU argument list (without the program name).
@@ -239,6 +250,28 @@ mod tests {
         );
         boot.dom0_args = "  ".into();
         assert_eq!(boot.initrd(), OsString::from("/t/images/pv-guest-kernel"));
+    }
+
+    #[test]
+    fn a_ramdisk_is_the_second_module() {
+        let mut boot = xen_core_boot();
+        boot.ramdisk = Some("/t/images/pv-guest-kernel".into());
+        assert_eq!(
+            boot.initrd(),
+            OsString::from("/t/images/pv-guest-kernel selftest,/t/images/pv-guest-kernel")
+        );
+        boot.dom0_args = "domains=a,b".into();
+        boot.ramdisk = Some("/t/odd,name".into());
+        assert_eq!(
+            boot.initrd(),
+            OsString::from("/t/images/pv-guest-kernel domains=a,,b,/t/odd,,name")
+        );
+        let args = strings(&boot.qemu_args(Console::Pipe));
+        let at = args.iter().position(|a| a == "-initrd").unwrap();
+        assert_eq!(
+            args[at + 1],
+            "/t/images/pv-guest-kernel domains=a,,b,/t/odd,,name"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ commands:
       --dom0 PATH              Dom0 kernel (default: our pv-guest-kernel with args `selftest`)
       --hypervisor NAME        xen-core (default) or xen-4.17 (Debian's, fetched on first use)
       --cmdline \"ARGS\"         Dom0's command line
+      --ramdisk PATH           Dom0's initial ramdisk (the second boot module), e.g. a DomU kernel
       --gdb                    wait for gdb on :1234 (QEMU -s -S)
   test [-- CARGO-TEST-ARGS]    build, then `cargo test --workspace` with the images
   bench [--hypervisor NAME]    build, boot the benchmark guest under -icount and print its figures
@@ -46,6 +47,8 @@ pub struct RunArgs {
     pub hypervisor: Hypervisor,
     /// Dom0's command line; None means the default for the chosen Dom0.
     pub cmdline: Option<String>,
+    /// Dom0's initial ramdisk, if any.
+    pub ramdisk: Option<PathBuf>,
     /// Wait for a debugger.
     pub gdb: bool,
 }
@@ -93,6 +96,7 @@ fn parse_run(rest: &[String]) -> Result<RunArgs, String> {
         dom0: None,
         hypervisor: Hypervisor::XenCore,
         cmdline: None,
+        ramdisk: None,
         gdb: false,
     };
     let mut options = Options::new(rest);
@@ -101,6 +105,7 @@ fn parse_run(rest: &[String]) -> Result<RunArgs, String> {
             "--dom0" => run.dom0 = Some(PathBuf::from(options.value(&option)?)),
             "--hypervisor" => run.hypervisor = hypervisor(&options.value(&option)?)?,
             "--cmdline" => run.cmdline = Some(options.value(&option)?),
+            "--ramdisk" => run.ramdisk = Some(PathBuf::from(options.value(&option)?)),
             "--gdb" => options.flag(&option).map(|()| run.gdb = true)?,
             other => return Err(format!("`run` has no option `{other}`")),
         }
@@ -225,6 +230,7 @@ mod tests {
                 dom0: None,
                 hypervisor: Hypervisor::XenCore,
                 cmdline: None,
+                ramdisk: None,
                 gdb: false
             }))
         );
@@ -239,6 +245,7 @@ mod tests {
             "--hypervisor=xen-4.17",
             "--cmdline",
             "fault=hvwrite console=hvc0",
+            "--ramdisk=/r",
             "--gdb",
         ]));
         assert_eq!(
@@ -247,6 +254,7 @@ mod tests {
                 dom0: Some("/k".into()),
                 hypervisor: Hypervisor::Xen417,
                 cmdline: Some("fault=hvwrite console=hvc0".into()),
+                ramdisk: Some("/r".into()),
                 gdb: true,
             }))
         );
@@ -255,6 +263,7 @@ mod tests {
     #[test]
     fn run_rejects_bad_options() {
         assert!(parse_words("run --dom0").is_err());
+        assert!(parse_words("run --ramdisk").is_err());
         assert!(parse_words("run --hypervisor kvm").is_err());
         assert!(parse_words("run --gdb=yes").is_err());
         assert!(parse_words("run --frob").is_err());

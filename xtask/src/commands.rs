@@ -60,6 +60,13 @@ fn run(args: RunArgs) -> Result<i32, String> {
     };
     let mut boot = Boot::new(args.hypervisor, image, dom0);
     boot.dom0_args = args.cmdline.unwrap_or_else(|| default_args.to_string());
+    boot.ramdisk = match &args.ramdisk {
+        Some(path) => Some(
+            path.canonicalize()
+                .map_err(|e| format!("--ramdisk {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     boot.gdb = args.gdb;
     if args.gdb {
         let symbols = match args.hypervisor {

@@ -3,8 +3,10 @@
 use crate::layout::PAGE_SIZE;
 
 /// The initial virtual layout of a PV guest, in order from `v_start` (xen-pv-abi.md, "What
-/// the domain builder gives a new PV guest"). Pseudo-physical frame n is mapped at
-/// `v_start + n * 4096` for every address in `[v_start, v_end)`.
+/// the domain builder gives a new PV guest"): kernel, initial ramdisk (if any), P2M list,
+/// start_info, (DomU) xenstore and console pages, page tables, boot stack, as Xen 4.17's Dom0
+/// builder places them. Pseudo-physical frame n is mapped at `v_start + n * 4096` for every
+/// address in `[v_start, v_end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootLayout {
     /// VIRT_BASE: the start of the initial mapping.
@@ -13,6 +15,11 @@ pub struct BootLayout {
     pub kern_start: u64,
     /// One past the kernel image.
     pub kern_end: u64,
+    /// The initial ramdisk (a boot module), page-aligned right after the kernel; `None`
+    /// without one. start_info's `mod_start` is this address and `mod_len` its length.
+    pub initrd: Option<u64>,
+    /// Bytes of the initial ramdisk (0 without one).
+    pub initrd_len: u64,
     /// The P2M list (one u64 per pseudo-physical frame).
     pub p2m: u64,
     /// The start_info page.
@@ -65,17 +72,26 @@ pub fn tables_needed(start: u64, end: u64) -> u64 {
 }
 
 /// Lays out a guest of `nr_pages` pages whose image spans `[kern_start, kern_end)` above
-/// `v_start`. `domu` adds the xenstore and console pages.
+/// `v_start`, with an initial ramdisk of `initrd_len` bytes (0 for none) mapped after the
+/// image, as Xen does unless the kernel asks for an unmapped one (which ours never does).
+/// `domu` adds the xenstore and console pages.
 pub fn compute(
     v_start: u64,
     kern_start: u64,
     kern_end: u64,
+    initrd_len: u64,
     nr_pages: u64,
     domu: bool,
 ) -> Result<BootLayout, LayoutError> {
     let o = LayoutError::Overflow;
     let page = |v: u64| round_up(v, PAGE_SIZE).ok_or(o);
-    let p2m = page(kern_end)?;
+    let after_kernel = page(kern_end)?;
+    let (initrd, p2m) = if initrd_len == 0 {
+        (None, after_kernel)
+    } else {
+        let end = after_kernel.checked_add(initrd_len).ok_or(o)?;
+        (Some(after_kernel), page(end)?)
+    };
     let start_info = page(
         p2m.checked_add(nr_pages.checked_mul(8).ok_or(o)?)
             .ok_or(o)?,
@@ -112,6 +128,8 @@ pub fn compute(
             v_start,
             kern_start,
             kern_end,
+            initrd,
+            initrd_len,
             p2m,
             start_info,
             xenstore,
@@ -153,8 +171,9 @@ mod tests {
 
     #[test]
     fn dom0_layout_is_ordered_and_covered() {
-        let l = compute(BASE, BASE, BASE + 0x5_3000, 16384, false).unwrap();
+        let l = compute(BASE, BASE, BASE + 0x5_3000, 0, 16384, false).unwrap();
         assert_eq!(l.p2m, BASE + 0x5_3000);
+        assert_eq!((l.initrd, l.initrd_len), (None, 0));
         assert_eq!(l.start_info, l.p2m + 16384 * 8);
         assert_eq!(l.page_tables, l.start_info + PAGE_SIZE);
         assert_eq!(l.stack, l.page_tables + l.nr_pt_frames * PAGE_SIZE);
@@ -166,8 +185,36 @@ mod tests {
     }
 
     #[test]
+    fn initrd_goes_between_kernel_and_p2m_as_in_xen() {
+        // Xen 4.17's Dom0 builder: initrd at round_pgup(kernel end), P2M at round_pgup(initrd
+        // end), then start_info, page tables and the stack; the ramdisk's pages count among
+        // the domain's pages (they are mapped like any other).
+        let len = 0x4_1234;
+        let l = compute(BASE, BASE, BASE + 0x5_2800, len, 16384, false).unwrap();
+        assert_eq!(l.initrd, Some(BASE + 0x5_3000));
+        assert_eq!(l.initrd_len, len);
+        assert_eq!(l.p2m, BASE + 0x5_3000 + 0x4_2000);
+        assert_eq!(l.start_info, l.p2m + 16384 * 8);
+        assert_eq!(l.page_tables, l.start_info + PAGE_SIZE);
+        assert!(l.v_end >= l.stack + PAGE_SIZE + 512 * 1024);
+        assert_eq!(l.v_end % (4 * MIB), 0);
+        // A page-aligned ramdisk ends exactly where the P2M starts.
+        let l = compute(BASE, BASE, BASE + 0x5_3000, 0x2000, 16384, false).unwrap();
+        assert_eq!(l.p2m, BASE + 0x5_5000);
+        // The mapping must still fit the domain, ramdisk included.
+        assert!(matches!(
+            compute(BASE, BASE, BASE + 0x1000, 4 * MIB, 1024, false),
+            Err(LayoutError::TooLittleMemory { .. })
+        ));
+        assert_eq!(
+            compute(BASE, BASE, BASE + 0x1000, u64::MAX - 0x1000, 1024, false),
+            Err(LayoutError::Overflow)
+        );
+    }
+
+    #[test]
     fn domu_gets_ring_pages() {
-        let l = compute(BASE, BASE, BASE + 0x1000, 8192, true).unwrap();
+        let l = compute(BASE, BASE, BASE + 0x1000, 0, 8192, true).unwrap();
         assert_eq!(l.xenstore, Some(l.start_info + PAGE_SIZE));
         assert_eq!(l.console, Some(l.start_info + 2 * PAGE_SIZE));
         assert_eq!(l.page_tables, l.start_info + 3 * PAGE_SIZE);
@@ -176,15 +223,15 @@ mod tests {
     #[test]
     fn refuses_too_little_memory_and_overflow() {
         assert!(matches!(
-            compute(BASE, BASE, BASE + 0x1000, 16, false),
+            compute(BASE, BASE, BASE + 0x1000, 0, 16, false),
             Err(LayoutError::TooLittleMemory { .. })
         ));
         assert_eq!(
-            compute(BASE, BASE, u64::MAX - 10, 16, false),
+            compute(BASE, BASE, u64::MAX - 10, 0, 16, false),
             Err(LayoutError::Overflow)
         );
         assert_eq!(
-            compute(BASE, BASE, BASE, u64::MAX, false),
+            compute(BASE, BASE, BASE, 0, u64::MAX, false),
             Err(LayoutError::Overflow)
         );
     }

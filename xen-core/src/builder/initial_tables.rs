@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn maps_the_whole_boot_range_with_read_only_tables() {
         const BASE: u64 = 0xFFFF_FFFF_8000_0000;
-        let layout = compute(BASE, BASE, BASE + 0x40_0000, 16384, false).unwrap();
+        let layout = compute(BASE, BASE, BASE + 0x40_0000, 0, 16384, false).unwrap();
         let mfn_of = |pfn: u64| 0x1000 + pfn * 3; // scattered machine frames
         let mut mem = Mem::default();
         let built = build(&layout, &mfn_of, &[(256, 0xabc067)], &mut mem).unwrap();

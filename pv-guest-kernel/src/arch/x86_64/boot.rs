@@ -4,10 +4,10 @@ use core::arch::global_asm;
 use core::cell::UnsafeCell;
 
 use hypercall_abi::layout::{PAGE_SIZE, is_canonical};
-use hypercall_abi::start_info::{START_INFO_MAGIC, StartInfo};
+use hypercall_abi::start_info::{SIF_MOD_START_PFN, START_INFO_MAGIC, StartInfo};
 
-use super::layout::BOOT_STACK_SIZE;
-use super::xen;
+use super::layout::{BOOT_STACK_SIZE, VIRT_BASE};
+use super::{frames, heap, xen};
 
 /// A stack: bytes only the code running on it touches, through the stack pointer.
 #[repr(C, align(16))]
@@ -85,6 +85,7 @@ extern "sysv64" fn rust_entry(start_info_va: u64) -> ! {
     }
     let p2m = p2m_list(start_info);
     START.call_once(|| (start_info, p2m));
+    heap::init();
     crate::boot::kernel_main(start_info, p2m)
 }
 
@@ -103,4 +104,25 @@ fn p2m_list(start_info: &'static StartInfo) -> &'static [u64] {
     // above) inside the initial mapping right after the image; it stays mapped and only the
     // guest could write it, which this kernel never does, so a shared 'static slice is sound.
     unsafe { core::slice::from_raw_parts(base as *const u64, len) }
+}
+
+/// The initial ramdisk the hypervisor mapped for us (start_info `mod_start`, a virtual
+/// address, and `mod_len`), if there is one and it lies inside the initial mapping.
+pub fn initrd() -> Option<&'static [u8]> {
+    let si = start_info();
+    if si.mod_len == 0 || si.flags & SIF_MOD_START_PFN != 0 {
+        return None;
+    }
+    let end = si.mod_start.checked_add(si.mod_len)?;
+    let mapped_end = VIRT_BASE.checked_add(frames::initial_pages().checked_mul(PAGE_SIZE)?)?;
+    if si.mod_start < VIRT_BASE || end > mapped_end {
+        return None;
+    }
+    let len = usize::try_from(si.mod_len).ok()?;
+    // SAFETY: the range lies inside the initial mapping (checked above: every frame from
+    // VIRT_BASE to `mapped_end` is mapped, readable and ours), which stays mapped for the
+    // kernel's lifetime; the ramdisk's pages hold no Rust object and nothing writes them (the
+    // hypervisor filled them before we started, and this kernel never writes there), so a
+    // shared 'static slice is sound.
+    Some(unsafe { core::slice::from_raw_parts(si.mod_start as *const u8, len) })
 }
