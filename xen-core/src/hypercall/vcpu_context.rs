@@ -207,7 +207,8 @@ pub fn install<M: PageMemory>(
     dom.vm_assist = ctx.vm_assist;
     dom.regs = new.regs;
     dom.seg = new.seg;
-    dom.set_upcall_mask(ctx.user_regs.saved_upcall_mask);
+    // The event mask stays what shared_info says (the builder masks events there); Xen does
+    // not take it from the context's saved_upcall_mask either.
     dom.online = true;
     Ok(())
 }
