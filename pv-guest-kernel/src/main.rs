@@ -21,6 +21,8 @@ mod conform_ctl;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
 mod conform_evt;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
 mod conform_gnt;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]

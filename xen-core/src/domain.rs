@@ -20,10 +20,10 @@ use hypercall_abi::sched::ShutdownReason;
 use xen_core::guest_regs::GuestRegs;
 
 use crate::arch::x86_64::context::SegState;
-use crate::arch::x86_64::platform;
-use crate::hypercall::dispatch::Exit;
 use crate::arch::x86_64::event_bits::SharedInfoBits;
+use crate::arch::x86_64::platform;
 use crate::arch::x86_64::{cpu, direct_map, paging};
+use crate::hypercall::dispatch::Exit;
 
 bitflags::bitflags! {
     /// A domain's capabilities: privilege is held, not inferred from its id.

@@ -1,12 +1,12 @@
 //! Exceptions from guests: emulate what Xen emulates, bounce the rest, crash on no handler.
 
+use hypercall_abi::segment::FIRST_RESERVED_GDT_ENTRY;
 use hypercall_abi::traps::*;
 use xen_core::guest_regs::{GuestRegs, SYSCALL_INSN_LEN};
+use xen_core::layout::PAGE_SIZE;
 use xen_core::trap::bounce::{Bounce, enter_handler, enter_syscall_callback, frame_for};
 use xen_core::trap::debug_regs;
 use xen_core::trap::decode::{FORCED_CPUID_LEN, Instruction, decode_ud};
-use hypercall_abi::segment::FIRST_RESERVED_GDT_ENTRY;
-use xen_core::layout::PAGE_SIZE;
 use xen_core::trap::iret::{
     CheckedFrame, SelectorKind, check_frame, check_frame_with, descriptor_kind, flat_selector,
 };

@@ -10,10 +10,10 @@ use alloc::boxed::Box;
 use hypercall_abi::domid::DomId;
 use xen_core::cmdline::Options;
 use xen_core::domain_table::DomainTable;
-use xen_core::sched::credit::Scheduler;
 use xen_core::mm::frame_alloc::FrameAllocator;
 use xen_core::mm::frame_table::FrameTable;
 use xen_core::multiboot::{MAX_CMDLINE, MAX_REGIONS, Region};
+use xen_core::sched::credit::Scheduler;
 
 /// Everything xen-core knows, owned in one place.
 pub struct Hypervisor {

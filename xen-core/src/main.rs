@@ -18,6 +18,7 @@ mod domain;
 mod emulate;
 #[cfg(target_os = "none")]
 mod event_glue;
+#[cfg(target_os = "none")]
 mod grant_glue;
 #[cfg(target_os = "none")]
 mod guest_cpuid;

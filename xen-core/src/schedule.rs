@@ -21,12 +21,12 @@ use xen_core::sched::entity::VcpuRef;
 use crate::arch::x86_64::entry::GUEST_USER_MODE;
 use crate::arch::x86_64::{apic, context, fpu, gdt, paging, timer_irq, tsc};
 use crate::descriptors;
-use crate::time_glue;
-use xen_core::time::runstate::RunState;
-use crate::event_glue;
-use hypercall_abi::event_channel::VIRQ_DOM_EXC;
 use crate::domain::Domain;
+use crate::event_glue;
 use crate::hypervisor::{HV, Hypervisor};
+use crate::time_glue;
+use hypercall_abi::event_channel::VIRQ_DOM_EXC;
+use xen_core::time::runstate::RunState;
 
 /// The physical CPU xen-core runs on.
 const CPU: usize = 0;

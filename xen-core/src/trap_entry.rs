@@ -114,8 +114,8 @@ fn in_xen(regs: &mut GuestRegs, vector: u8) -> ! {
         vector,
         TRAP_GP_FAULT | TRAP_PAGE_FAULT | TRAP_NO_SEGMENT | TRAP_STACK_ERROR
     ) && let Some(resume) = uaccess::fixup_for(regs.rip)
-            .or_else(|| crate::arch::x86_64::msr_safe::fixup_for(regs.rip))
-            .or_else(|| crate::arch::x86_64::context::fixup_for(regs.rip))
+        .or_else(|| crate::arch::x86_64::msr_safe::fixup_for(regs.rip))
+        .or_else(|| crate::arch::x86_64::context::fixup_for(regs.rip))
     {
         regs.rip = resume;
         // SAFETY: the frame is this fault's, with RIP moved to the recovery point of the guest

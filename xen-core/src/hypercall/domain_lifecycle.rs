@@ -25,11 +25,11 @@ use xen_core::sched::params::DEFAULT_WEIGHT;
 use crate::arch::x86_64::direct_map;
 use crate::descriptors;
 use crate::domain::{Caps, Domain};
-use crate::{event_glue, grant_glue};
-use xen_core::grant::table::GrantLimits;
 use crate::hypervisor::State;
 use crate::mm_glue::{Freed, HvMemory};
 use crate::schedule;
+use crate::{event_glue, grant_glue};
+use xen_core::grant::table::GrantLimits;
 
 /// vCPUs a domain may have.
 pub const MAX_VCPUS: u32 = 1;
@@ -265,7 +265,8 @@ fn owned_frames(st: &State<'_>, id: DomId) -> u64 {
     (0..nr)
         .filter(|&mfn| {
             st.frames.get(mfn).is_some_and(|f| {
-                f.count != 0 && matches!(f.owner, Owner::Domain(d) | Owner::SharedWith(d) if d == id)
+                f.count != 0
+                    && matches!(f.owner, Owner::Domain(d) | Owner::SharedWith(d) if d == id)
             })
         })
         .count() as u64

@@ -7,8 +7,8 @@
 use hypercall_abi::Errno;
 use hypercall_abi::domctl::{
     DomctlCmd, XEN_DOMCTL_SCHEDOP_GETINFO, XEN_DOMCTL_SCHEDOP_PUTINFO, XEN_SCHEDULER_CREDIT,
-    XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlMaxMem,
-    XenDomctlMaxVcpus, XenDomctlSchedCredit, XenDomctlSchedulerOp, XenDomctlVcpucontext,
+    XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlMaxMem, XenDomctlMaxVcpus,
+    XenDomctlSchedCredit, XenDomctlSchedulerOp, XenDomctlVcpucontext,
 };
 use hypercall_abi::domid::DomId;
 use hypercall_abi::event_channel::VIRQ_DOM_EXC;
@@ -18,12 +18,12 @@ use super::domain_lifecycle::{self, CreateRequest, MAX_VCPUS};
 use super::vcpu_context::{self, NewContext};
 use crate::arch::x86_64::uaccess::{read_guest, write_guest};
 use crate::arch::x86_64::{direct_map, tsc};
-use hypercall_abi::hypercall_page;
-use xen_core::layout::PAGE_SIZE;
-use xen_core::mm::frame_table::PageType;
 use crate::hypervisor::with_state;
 use crate::mm_glue::with_mm_on;
 use crate::schedule;
+use hypercall_abi::hypercall_page;
+use xen_core::layout::PAGE_SIZE;
+use xen_core::mm::frame_table::PageType;
 /// Most control-domain pauses outstanding on one domain (Xen's counter limit).
 const MAX_CTL_PAUSES: u8 = 255;
 /// log2(page size / 1 KiB): max_mem is in KiB.

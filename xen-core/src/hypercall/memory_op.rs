@@ -100,11 +100,10 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
         let ok = match kind {
             Reservation::Decrease => read_guest::<u64>(entry(i)).is_ok_and(|mfn| {
                 (0..1u64 << order).all(|j| {
-                    mfn.checked_add(j)
-                        .is_some_and(|f| {
-                            with_mm_on(target, |mm, dom| mm.remove_page(dom.id, f))
-                                .is_some_and(|r| r.is_ok())
-                        })
+                    mfn.checked_add(j).is_some_and(|f| {
+                        with_mm_on(target, |mm, dom| mm.remove_page(dom.id, f))
+                            .is_some_and(|r| r.is_ok())
+                    })
                 })
             }),
             Reservation::Increase => match allocate(target, order) {

@@ -1,6 +1,5 @@
 //! sched_op: yield, block and poll, and shutting the calling domain down.
 
-
 use hypercall_abi::Errno;
 use hypercall_abi::sched::{
     SchedOp, SchedPoll, SchedRemoteShutdown, SchedShutdown, ShutdownReason,
@@ -49,9 +48,7 @@ pub fn sched_op(call: &mut Call<'_>, cmd: u64, arg: u64) -> Result<u64, Errno> {
         SchedOp::Shutdown => {
             let request: SchedShutdown = read_guest(arg)?;
             let how = shutdown_kind(request.reason)?;
-            call.exit = with_state(|st| {
-                st.dom.shut_down(how, format_args!("sched_op shutdown"))
-            });
+            call.exit = with_state(|st| st.dom.shut_down(how, format_args!("sched_op shutdown")));
             Ok(0)
         }
         _ => Err(Errno::NoSys),

@@ -61,7 +61,10 @@ pub fn decode(ctx: &VcpuGuestContext) -> Result<NewContext, Errno> {
         return Err(Errno::Inval);
     }
     let gdt_count = gdt_frames_for(ctx.gdt_ents)?;
-    check_set_ldt(if ctx.ldt_ents == 0 { 0 } else { ctx.ldt_base }, ctx.ldt_ents)?;
+    check_set_ldt(
+        if ctx.ldt_ents == 0 { 0 } else { ctx.ldt_base },
+        ctx.ldt_ents,
+    )?;
     let kernel_l4 = xen_cr3_to_pfn(ctx.ctrlreg[3]);
     let user_l4 = xen_cr3_to_pfn(ctx.ctrlreg[1]);
     let kernel_mode = ctx.flags & VGCF_IN_KERNEL != 0;
@@ -142,7 +145,10 @@ pub fn install<M: PageMemory>(
     let mut taken: heapless::Vec<(u64, bool), { MAX_GDT_FRAMES + 2 }> = heapless::Vec::new();
     let mut ok = true;
     for &root in roots.iter().filter(|&&r| r != 0) {
-        if mm.get_page_and_type(root, id, PageType::PageTable(4)).is_ok() {
+        if mm
+            .get_page_and_type(root, id, PageType::PageTable(4))
+            .is_ok()
+        {
             let _ = taken.push((root, true));
         } else {
             ok = false;

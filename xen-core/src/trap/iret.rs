@@ -213,12 +213,27 @@ mod tests {
         assert_eq!(descriptor_kind(code32), SelectorKind::Code32);
         assert_eq!(descriptor_kind(data), SelectorKind::StackData);
         // Read-only data, not present, DPL 0, system, 16-bit code, L+D.
-        assert_eq!(descriptor_kind(0x00cf_f000_0000_ffff), SelectorKind::Unusable);
+        assert_eq!(
+            descriptor_kind(0x00cf_f000_0000_ffff),
+            SelectorKind::Unusable
+        );
         assert_eq!(descriptor_kind(data & !(1 << 47)), SelectorKind::Unusable);
-        assert_eq!(descriptor_kind(0x00cf_9200_0000_ffff), SelectorKind::Unusable);
-        assert_eq!(descriptor_kind(0x00cf_e200_0000_ffff), SelectorKind::Unusable);
-        assert_eq!(descriptor_kind(0x000f_fa00_0000_ffff), SelectorKind::Unusable);
-        assert_eq!(descriptor_kind(0x00ef_fa00_0000_ffff), SelectorKind::Unusable);
+        assert_eq!(
+            descriptor_kind(0x00cf_9200_0000_ffff),
+            SelectorKind::Unusable
+        );
+        assert_eq!(
+            descriptor_kind(0x00cf_e200_0000_ffff),
+            SelectorKind::Unusable
+        );
+        assert_eq!(
+            descriptor_kind(0x000f_fa00_0000_ffff),
+            SelectorKind::Unusable
+        );
+        assert_eq!(
+            descriptor_kind(0x00ef_fa00_0000_ffff),
+            SelectorKind::Unusable
+        );
         assert_eq!(descriptor_kind(0), SelectorKind::Unusable);
     }
     use crate::trap::bounce::RFLAGS_DF;
