@@ -14,7 +14,8 @@ commands:
       --dom0 PATH              Dom0 kernel (default: our pv-guest-kernel with args `selftest`)
       --hypervisor NAME        xen-core (default) or xen-4.17 (Debian's, fetched on first use)
       --cmdline \"ARGS\"         Dom0's command line
-      --ramdisk PATH           Dom0's initial ramdisk (the second boot module), e.g. a DomU kernel
+      --ramdisk PATH           Dom0's initial ramdisk (the second boot module), e.g. a DomU kernel;
+                               the default Dom0 gets its own kernel, for `domains=` scenarios
       --gdb                    wait for gdb on :1234 (QEMU -s -S)
   test [-- CARGO-TEST-ARGS]    build, then `cargo test --workspace` with the images
   bench [--hypervisor NAME]    build, boot the benchmark guest under -icount and print its figures

@@ -65,6 +65,9 @@ fn run(args: RunArgs) -> Result<i32, String> {
             path.canonicalize()
                 .map_err(|e| format!("--ramdisk {}: {e}", path.display()))?,
         ),
+        // The default Dom0 gets its own kernel as the DomU image, so `--cmdline domains=...`
+        // scenarios work as they are.
+        None if args.dom0.is_none() => Some(images.guest.clone()),
         None => None,
     };
     boot.gdb = args.gdb;
