@@ -161,7 +161,12 @@ pub fn checked_return<'a>(
     dom: &mut Domain,
     regs: &'a mut GuestRegs,
 ) -> Result<CheckedFrame<'a>, Exit> {
-    let refused = match check_frame_with(regs, |sel| selector_kind(dom, sel)) {
+    // Xen's flat selectors first (the common case, and cheap); then the guest's descriptors.
+    let classify = |sel: u16| match flat_selector(sel) {
+        SelectorKind::Unusable => selector_kind(dom, sel),
+        flat => flat,
+    };
+    let refused = match check_frame_with(regs, classify) {
         Ok(frame) => return Ok(frame),
         Err(refused) => refused,
     };

@@ -56,31 +56,41 @@ impl PageMemory for HvMemory<'_> {
 }
 
 /// Frames freed during one operation, counted by owner so that each domain's tot_pages follows.
+/// Small and plain, since every page-table operation makes one (a larger array would be zeroed
+/// with `rep stos`, a hundred guest-visible instructions per hypercall under icount).
 #[derive(Default)]
 pub struct Freed {
-    counts: heapless::Vec<(DomId, u64), 8>,
+    counts: [(DomId, u64); FREED_OWNERS],
+    len: usize,
 }
+
+/// Owners one operation frees frames of, at most: the caller, a foreign domain, and the
+/// granters of what they mapped.
+const FREED_OWNERS: usize = 4;
 
 impl Freed {
     fn add(&mut self, owner: DomId) {
-        if let Some(entry) = self.counts.iter_mut().find(|(d, _)| *d == owner) {
+        let used = &mut self.counts[..self.len.min(FREED_OWNERS)];
+        if let Some(entry) = used.iter_mut().find(|(d, _)| *d == owner) {
             entry.1 += 1;
-        } else if self.counts.push((owner, 1)).is_err() {
-            // Eight owners in one operation: not reached (an operation touches the caller, one
-            // foreign domain and the grants between them). The count is lost, not the frame.
+        } else if self.len < FREED_OWNERS {
+            self.counts[self.len] = (owner, 1);
+            self.len += 1;
+        } else {
+            // Not reached (see FREED_OWNERS). The count is lost, not the frame.
             log::warn!("frames of domain {owner} freed but not counted");
         }
     }
 
     /// Whether any frame was freed.
     pub fn any(&self) -> bool {
-        !self.counts.is_empty()
+        self.len != 0
     }
 
     /// Takes the frames freed from each owner's tot_pages (`running` or one of `others`), and
     /// removes a dying domain once it owns nothing.
     pub fn apply(&self, running: &mut Domain, others: &mut DomainTable<Domain>) {
-        for &(owner, n) in &self.counts {
+        for &(owner, n) in &self.counts[..self.len.min(FREED_OWNERS)] {
             if owner == running.id {
                 running.tot_pages = running.tot_pages.saturating_sub(n);
             } else if let Some(dom) = others.get_mut(owner) {
