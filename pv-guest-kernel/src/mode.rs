@@ -35,6 +35,8 @@ pub enum Mode {
     DomuHello,
     /// domu=ticker: a DomU that runs until its console input says stop.
     DomuTicker,
+    /// domu=bench: the partner DomU of the two-domain benchmarks.
+    DomuBench,
 }
 
 impl Mode {
@@ -62,6 +64,7 @@ impl Mode {
             b"conform=grants" => Some(Mode::ConformGrants),
             b"domu=hello" => Some(Mode::DomuHello),
             b"domu=ticker" => Some(Mode::DomuTicker),
+            b"domu=bench" => Some(Mode::DomuBench),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

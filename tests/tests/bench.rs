@@ -1,4 +1,4 @@
-//! The benchmark figures under `-icount`: the null hypercall within its budget, page-table writes in order.
+//! The benchmark figures under `-icount`: the null hypercall within its budget, page-table writes in order, the two-domain figures present.
 
 #![forbid(unsafe_code)]
 
@@ -8,7 +8,8 @@ use tests::images::images;
 use tests::report::context;
 use tests::scenario::Scenario;
 use xtask::bench::{
-    self, MMU_UPDATE_BATCHES, NULL_HYPERCALL, PTE_WRITE_NATIVE, PTE_WRITE_TRAPPED, SYSCALL_FLOOR,
+    self, DOMAIN_SWITCH, EVTCHN_ROUND_TRIP, GRANT_COPY, MMU_UPDATE_BATCHES, NULL_HYPERCALL,
+    PAGE_COPY, PTE_WRITE_NATIVE, PTE_WRITE_TRAPPED, SYSCALL_FLOOR, TWO_DOMAIN,
 };
 use xtask::boot::Hypervisor;
 
@@ -55,5 +56,20 @@ fn benchmark_figures_hold() {
     assert!(
         native < sixty_four && sixty_four < sixteen && sixteen < one && one < trapped,
         "page-table write figures out of order (want native < batch64 < batch16 < batch1 < trapped)\n{table}"
+    );
+    // The two-domain figures (Dom0 and the partner DomU from its ramdisk): each printed and
+    // positive. A grant copy moves the same 4 KiB as the in-guest copy and adds a hypercall; an
+    // event round trip holds at least two domain switches.
+    for name in TWO_DOMAIN {
+        let value = insns(name);
+        assert!(value > 0.0, "`BENCH {name}` is {value}\n{table}");
+    }
+    assert!(
+        insns(GRANT_COPY) > insns(PAGE_COPY),
+        "a grant copy took fewer instructions than the in-guest copy\n{table}"
+    );
+    assert!(
+        insns(EVTCHN_ROUND_TRIP) > insns(DOMAIN_SWITCH),
+        "an event round trip took fewer instructions than one domain switch\n{table}"
     );
 }

@@ -11,10 +11,12 @@ pub const GUEST_ARGS: &str = "bench";
 /// xen-core's extra command-line option: it then prints its own floor figure.
 pub const XEN_CORE_ARGS: &str = "bench";
 
-/// The benchmark boot: guest args `bench` under `-icount shift=0,sleep=off`; xen-core gets `bench`
-/// on its command line, Xen 4.17 gets its mitigations turned off.
+/// The benchmark boot: guest args `bench` under `-icount shift=0,sleep=off`, the same kernel as
+/// Dom0's ramdisk (the partner DomU of the two-domain figures); xen-core gets `bench` on its
+/// command line, Xen 4.17 gets its mitigations turned off.
 pub fn boot(hypervisor: Hypervisor, image: PathBuf, guest: PathBuf) -> Boot {
-    let mut boot = Boot::new(hypervisor, image, guest);
+    let mut boot = Boot::new(hypervisor, image, guest.clone());
+    boot.ramdisk = Some(guest);
     boot.dom0_args = GUEST_ARGS.to_string();
     boot.icount = true;
     boot.extra_cmdline = match hypervisor {
@@ -78,6 +80,32 @@ pub const PTE_WRITE_NATIVE: &str = "pte_write_native";
 pub const PTE_RATIOS: [(&str, &str); 2] = [
     (PTE_WRITE_TRAPPED, MMU_UPDATE_BATCHES[2]),
     (MMU_UPDATE_BATCHES[2], PTE_WRITE_NATIVE),
+];
+
+/// The in-guest 4 KiB copy (`rep movsq`): the floor of the grant copy.
+pub const PAGE_COPY: &str = "page_copy";
+/// GNTTABOP_copy of one 4 KiB page granted by the partner DomU into a frame of Dom0's.
+pub const GRANT_COPY: &str = "grant_copy";
+/// GNTTABOP_map_grant_ref (host mapping) of the partner's grant plus unmap_grant_ref.
+pub const GRANT_MAP_UNMAP: &str = "grant_map_unmap";
+/// Event-channel send to the partner, its upcall sending back, Dom0's upcall taking it.
+pub const EVTCHN_ROUND_TRIP: &str = "evtchn_round_trip";
+/// One SCHEDOP_yield from one domain to the other (Dom0 and the partner yield to each other).
+pub const DOMAIN_SWITCH: &str = "domain_switch";
+/// The two-domain figures, in the order the guest prints them.
+pub const TWO_DOMAIN: [&str; 5] = [
+    PAGE_COPY,
+    GRANT_COPY,
+    GRANT_MAP_UNMAP,
+    EVTCHN_ROUND_TRIP,
+    DOMAIN_SWITCH,
+];
+/// Two-domain figures shown as a ratio, (numerator, denominator): a grant copy over the
+/// in-guest copy, an event round trip and a domain switch over the null hypercall.
+pub const TWO_DOMAIN_RATIOS: [(&str, &str); 3] = [
+    (GRANT_COPY, PAGE_COPY),
+    (EVTCHN_ROUND_TRIP, NULL_HYPERCALL),
+    (DOMAIN_SWITCH, NULL_HYPERCALL),
 ];
 
 /// Parses one console line; `(XEN) `, `(d0) ` and similar tags in front are skipped.
@@ -147,7 +175,7 @@ pub fn table(figures: &[Figure]) -> String {
         ));
     }
     let pairs = OVER_FLOOR.iter().map(|&name| (name, SYSCALL_FLOOR));
-    for (num, den) in pairs.chain(PTE_RATIOS) {
+    for (num, den) in pairs.chain(PTE_RATIOS).chain(TWO_DOMAIN_RATIOS) {
         if let Some(r) = ratio(figures, num, den) {
             out.push_str(&format!("{num} / {den} = {r:.2}\n"));
         }
@@ -181,6 +209,11 @@ mod tests {
         let xen_core = boot(Hypervisor::XenCore, "/x".into(), "/g".into());
         assert!(xen_core.icount);
         assert_eq!(xen_core.dom0_args, "bench");
+        assert_eq!(
+            xen_core.ramdisk,
+            Some("/g".into()),
+            "the partner DomU's image"
+        );
         assert_eq!(
             xen_core.hypervisor_cmdline(),
             "console=com1 dom0_mem=64M bench"
@@ -300,6 +333,26 @@ mod tests {
         assert_eq!(lines[4], "pte_write_trapped / mmu_update_batch64 = 3.00");
         assert_eq!(lines[5], "mmu_update_batch64 / pte_write_native = 29.20");
         assert_eq!(ratio(&figures, PTE_WRITE_TRAPPED, "nothing"), None);
+    }
+
+    #[test]
+    fn two_domain_figures_are_shown_against_their_floors() {
+        let figures = parse(
+            "BENCH null_hypercall insns=80 n=10000\r\n\
+             BENCH page_copy insns=520 n=1000\r\n\
+             BENCH grant_copy insns=1300 n=1000\r\n\
+             BENCH grant_map_unmap insns=2000 n=1000\r\n\
+             BENCH evtchn_round_trip insns=4000 n=1000\r\n\
+             BENCH domain_switch insns=1000 n=2000\r\n",
+        );
+        let names: Vec<&str> = figures.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names[1..], TWO_DOMAIN);
+        let table = table(&figures);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 10);
+        assert_eq!(lines[7], "grant_copy / page_copy = 2.50");
+        assert_eq!(lines[8], "evtchn_round_trip / null_hypercall = 50.00");
+        assert_eq!(lines[9], "domain_switch / null_hypercall = 12.50");
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Dom0's toolstack at work: building DomUs, serving their consoles, and the domain scenarios.
+pub mod bench_pair;
 pub mod builder;
 pub mod churn;
 pub mod console_backend;

@@ -8,6 +8,14 @@ use hypercall_abi::version::XenVersionCmd;
 
 use super::hypercall;
 
+/// The TSC now: instructions retired so far under icount.
+pub fn now() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: rdtsc only reads the time-stamp counter into eax:edx.
+    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
 /// TSC ticks for `n` iterations of an empty loop (`dec; jnz`); 0 if `n` is 0.
 pub fn empty_loop(n: u64) -> u64 {
     if n == 0 {
