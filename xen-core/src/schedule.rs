@@ -89,6 +89,11 @@ fn wake_check(sched: &mut Scheduler, dom: &mut Domain, poll_timed_out: bool) {
 /// Set when a wake asked this CPU to reschedule; the next timer interrupt from a guest does.
 static RESCHED: AtomicBool = AtomicBool::new(false);
 
+/// Whether a wake asked this CPU to reschedule (the next decision clears it).
+pub fn resched_pending() -> bool {
+    RESCHED.load(Ordering::Relaxed)
+}
+
 /// The earliest deadline besides the running vCPU's own timers: the slice and the scheduler
 /// tick (when another vCPU waits), and the timers of vCPUs off the CPU. Set at each decision.
 static OTHER_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);

@@ -101,7 +101,15 @@ handlers! {
     hc_get_debugreg => |_, a| debugreg::get_debugreg(a[0]);
     hc_domctl => |_, a| domctl::domctl(a[0]);
     hc_sysctl => |_, a| sysctl::sysctl(a[0]);
-    hc_event_channel_op => |_, a| event_channel_op::event_channel_op(a[0], a[1]);
+    hc_event_channel_op => |call, a| {
+        let result = event_channel_op::event_channel_op(a[0], a[1]);
+        // A send that woke a vCPU which should run before the caller: switch now rather than
+        // at the timer interrupt the wake armed (as Xen's softirq check on the way out).
+        if crate::schedule::resched_pending() {
+            call.exit = Exit::Reschedule;
+        }
+        result
+    };
     hc_set_timer_op => |_, a| set_timer_op::set_timer_op(a[0]);
     hc_vcpu_op => |call, a| vcpu_op::vcpu_op(call, a[0], a[1], a[2]);
     hc_grant_table_op => |_, a| grant_table_op::grant_table_op(a[0], a[1], a[2]);
