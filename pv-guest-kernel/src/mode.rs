@@ -29,12 +29,14 @@ pub enum Mode {
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
     Isolate(crate::isolate::check::Check),
-    /// domains=lifecycle|crash|churn: Dom0 builds and manages DomUs (its ramdisk is their kernel).
+    /// domains=lifecycle|crash|churn|weights|cap: Dom0 builds and manages DomUs (its ramdisk is their kernel).
     Domains(crate::dom0::scenario::Scenario),
     /// domu=hello: a DomU that says hello on its console ring and powers off.
     DomuHello,
     /// domu=ticker: a DomU that runs until its console input says stop.
     DomuTicker,
+    /// domu=spin: a CPU-bound DomU that spins until its console input says stop.
+    DomuSpin,
 }
 
 impl Mode {
@@ -62,6 +64,7 @@ impl Mode {
             b"conform=grants" => Some(Mode::ConformGrants),
             b"domu=hello" => Some(Mode::DomuHello),
             b"domu=ticker" => Some(Mode::DomuTicker),
+            b"domu=spin" => Some(Mode::DomuSpin),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }
