@@ -47,5 +47,6 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::DomuHello => crate::domu::hello::run(),
         Mode::DomuTicker => crate::domu::ticker::run(),
         Mode::DomuBench => crate::domu::bench_partner::run(),
+        Mode::DomuSpin => crate::domu::spin::run(),
     }
 }

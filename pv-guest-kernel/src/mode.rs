@@ -29,7 +29,7 @@ pub enum Mode {
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
     Isolate(crate::isolate::check::Check),
-    /// domains=lifecycle|crash|churn: Dom0 builds and manages DomUs (its ramdisk is their kernel).
+    /// domains=lifecycle|crash|churn|weights|cap: Dom0 builds and manages DomUs (its ramdisk is their kernel).
     Domains(crate::dom0::scenario::Scenario),
     /// domu=hello: a DomU that says hello on its console ring and powers off.
     DomuHello,
@@ -37,6 +37,8 @@ pub enum Mode {
     DomuTicker,
     /// domu=bench: the partner DomU of the two-domain benchmarks.
     DomuBench,
+    /// domu=spin: a CPU-bound DomU that spins until its console input says stop.
+    DomuSpin,
 }
 
 impl Mode {
@@ -65,6 +67,7 @@ impl Mode {
             b"domu=hello" => Some(Mode::DomuHello),
             b"domu=ticker" => Some(Mode::DomuTicker),
             b"domu=bench" => Some(Mode::DomuBench),
+            b"domu=spin" => Some(Mode::DomuSpin),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

@@ -108,11 +108,13 @@ pub fn other_deadline() -> u64 {
     }
 }
 
-/// Computes [`other_deadline`] from the scheduler and every domain but the running one. A
-/// vCPU alone runs without scheduler ticks (so single-domain runs see only its own timers).
+/// Computes [`other_deadline`] from the scheduler and every domain but the running one. An
+/// uncapped vCPU alone runs without scheduler ticks (so single-domain runs see only its own
+/// timers); a capped one is ticked (charged as it runs), and while a vCPU is parked the ticks
+/// go on, idle or not, for the accounting that unparks it (`Scheduler::needs_tick`).
 fn refresh_other_deadline(hv: &Hypervisor) {
     let mut deadline = u64::MAX;
-    if hv.sched.runqueue(CPU).next().is_some() {
+    if hv.sched.needs_tick(CPU) {
         deadline = hv.slice_end.min(hv.sched.next_tick_ns(CPU));
     }
     for (_, d) in hv.domains.iter() {

@@ -1,8 +1,9 @@
 //! domctl and sysctl as the toolstack uses them: typed requests, typed answers.
 
 use hypercall_abi::domctl::{
-    DomctlCmd, XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlHypercallInit,
-    XenDomctlMaxMem, XenDomctlMaxVcpus,
+    DomctlCmd, XEN_DOMCTL_SCHEDOP_GETINFO, XEN_DOMCTL_SCHEDOP_PUTINFO, XEN_SCHEDULER_CREDIT,
+    XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlHypercallInit,
+    XenDomctlMaxMem, XenDomctlMaxVcpus, XenDomctlSchedCredit, XenDomctlSchedulerOp,
 };
 use hypercall_abi::domid::DomId;
 use hypercall_abi::sysctl::{SysctlCmd, XenSysctl, XenSysctlPhysinfo};
@@ -58,6 +59,50 @@ pub fn getdomaininfo(domid: DomId) -> Result<DomainState, Ret> {
                 Err(hypercall_abi::Errno::Srch.to_ret())
             }
         }
+        e => Err(e),
+    }
+}
+
+/// XEN_DOMCTL_getdomaininfo's `cpu_time` of exactly `domid`: ns its vCPUs have run.
+pub fn cpu_time_ns(domid: DomId) -> Result<u64, Ret> {
+    let mut op = XenDomctl::new(DomctlCmd::Getdomaininfo, domid);
+    match domctl(&mut op) {
+        0 => {
+            let info: XenDomctlGetdomaininfo = op.payload();
+            if info.domain == domid {
+                Ok(info.cpu_time)
+            } else {
+                Err(hypercall_abi::Errno::Srch.to_ret())
+            }
+        }
+        e => Err(e),
+    }
+}
+
+/// XEN_DOMCTL_scheduler_op putinfo for the credit scheduler: `domid`'s weight and cap.
+pub fn sched_credit_put(domid: DomId, credit: XenDomctlSchedCredit) -> Ret {
+    let mut sop = XenDomctlSchedulerOp {
+        sched_id: XEN_SCHEDULER_CREDIT,
+        cmd: XEN_DOMCTL_SCHEDOP_PUTINFO,
+        ..Default::default()
+    };
+    sop.set_credit(credit);
+    let mut op = XenDomctl::new(DomctlCmd::SchedulerOp, domid);
+    op.set_payload(&sop);
+    domctl(&mut op)
+}
+
+/// XEN_DOMCTL_scheduler_op getinfo for the credit scheduler: `domid`'s weight and cap.
+pub fn sched_credit_get(domid: DomId) -> Result<XenDomctlSchedCredit, Ret> {
+    let sop = XenDomctlSchedulerOp {
+        sched_id: XEN_SCHEDULER_CREDIT,
+        cmd: XEN_DOMCTL_SCHEDOP_GETINFO,
+        ..Default::default()
+    };
+    let mut op = XenDomctl::new(DomctlCmd::SchedulerOp, domid);
+    op.set_payload(&sop);
+    match domctl(&mut op) {
+        0 => Ok(op.payload::<XenDomctlSchedulerOp>().credit()),
         e => Err(e),
     }
 }

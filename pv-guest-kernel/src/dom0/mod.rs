@@ -1,6 +1,7 @@
 //! Dom0's toolstack at work: building DomUs, serving their consoles, and the domain scenarios.
 pub mod bench_pair;
 pub mod builder;
+pub mod cap;
 pub mod churn;
 pub mod console_backend;
 pub mod control;
@@ -8,4 +9,6 @@ pub mod crash;
 pub mod events;
 pub mod lifecycle;
 pub mod scenario;
+pub mod sched_share;
 pub mod session;
+pub mod weights;

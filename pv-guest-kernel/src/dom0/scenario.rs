@@ -1,4 +1,4 @@
-//! The domain scenarios Dom0 runs (`domains=lifecycle|crash|churn`) and the steps they share.
+//! The domain scenarios Dom0 runs (`domains=lifecycle|crash|churn|weights|cap`) and the steps they share.
 
 use hypercall_abi::start_info::StartInfo;
 
@@ -22,6 +22,10 @@ pub enum Scenario {
     Crash,
     /// Create and destroy 100 domains; the free page count comes back.
     Churn,
+    /// Two spinning DomUs with weights 512 and 256 get CPU time 2:1.
+    Weights,
+    /// A spinning DomU capped at 25% gets 25% of the CPU.
+    Cap,
 }
 
 impl Scenario {
@@ -31,6 +35,8 @@ impl Scenario {
             b"domains=lifecycle" => Some(Scenario::Lifecycle),
             b"domains=crash" => Some(Scenario::Crash),
             b"domains=churn" => Some(Scenario::Churn),
+            b"domains=weights" => Some(Scenario::Weights),
+            b"domains=cap" => Some(Scenario::Cap),
             _ => None,
         }
     }
@@ -40,6 +46,8 @@ impl Scenario {
             Scenario::Lifecycle => "domains=lifecycle",
             Scenario::Crash => "domains=crash",
             Scenario::Churn => "domains=churn",
+            Scenario::Weights => "domains=weights",
+            Scenario::Cap => "domains=cap",
         }
     }
 }
@@ -54,6 +62,8 @@ pub fn run(scenario: Scenario, start_info: &'static StartInfo, p2m: &'static [u6
             Scenario::Lifecycle => super::lifecycle::checks(report),
             Scenario::Crash => super::crash::checks(report),
             Scenario::Churn => super::churn::checks(report),
+            Scenario::Weights => super::weights::checks(report),
+            Scenario::Cap => super::cap::checks(report),
         },
     )
 }

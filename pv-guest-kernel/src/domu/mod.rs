@@ -1,4 +1,5 @@
-//! Modes for a DomU built by our Dom0: a short hello, a ticker that runs until told to stop, and the benchmark partner.
+//! Modes for a DomU built by our Dom0: a short hello, a ticker and a CPU-bound spinner that run until told to stop, and the benchmark partner.
 pub mod bench_partner;
 pub mod hello;
+pub mod spin;
 pub mod ticker;

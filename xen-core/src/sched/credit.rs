@@ -363,6 +363,23 @@ impl Scheduler {
         self.pcpus.get(cpu).map_or(u64::MAX, |p| p.next_tick_ns)
     }
 
+    /// Whether `cpu` needs its periodic ticks now (a caller may skip them otherwise, so that a
+    /// lone vCPU runs undisturbed): a vCPU waits in its queue (slices and priorities need
+    /// them), the vCPU running there belongs to a capped domain (its run time must be charged
+    /// as it runs, or the cap is seen late), or, on CPU 0 which does the accounting, a vCPU is
+    /// parked (only the accounting brings it back, even while the CPU idles).
+    pub fn needs_tick(&self, cpu: usize) -> bool {
+        let Some(p) = self.pcpus.get(cpu) else {
+            return false;
+        };
+        let capped = p.current.is_some_and(|c| {
+            self.dom_index(c.domid)
+                .is_ok_and(|d| self.doms[d].params.cap != 0)
+        });
+        let parked = cpu == 0 && self.doms.iter().any(|d| d.vcpus.iter().any(|v| v.parked));
+        p.runq.head().is_some() || capped || parked
+    }
+
     /// `cpu`'s periodic tick; does nothing before `next_tick_ns(cpu)`. Charges the running
     /// vCPU (ending its boost and putting it on the active list) and, on CPU 0 once per time
     /// slice, hands out credits. Returns the CPUs that should reschedule (a parked vCPU

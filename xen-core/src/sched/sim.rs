@@ -35,6 +35,9 @@ pub struct Sim {
     pub now: u64,
     slice_end: Vec<u64>,
     vcpus: Vec<SimVcpu>,
+    /// Wake up for a CPU's tick and slice end only while `Scheduler::needs_tick` says so,
+    /// as xen-core's timer does; otherwise at every tick.
+    tickless: bool,
 }
 
 impl Sim {
@@ -45,6 +48,15 @@ impl Sim {
             now: 0,
             slice_end: vec![0; nr_pcpus],
             vcpus: Vec::new(),
+            tickless: false,
+        }
+    }
+
+    /// As [`Sim::new`], skipping the ticks a CPU does not need (`Scheduler::needs_tick`).
+    pub fn tickless(nr_pcpus: usize) -> Self {
+        Sim {
+            tickless: true,
+            ..Sim::new(nr_pcpus)
         }
     }
 
@@ -87,7 +99,9 @@ impl Sim {
         while self.now < end {
             let mut t = end;
             for c in 0..ncpus {
-                t = t.min(self.s.next_tick_ns(c)).min(self.slice_end[c]);
+                if !self.tickless || self.s.needs_tick(c) {
+                    t = t.min(self.s.next_tick_ns(c)).min(self.slice_end[c]);
+                }
                 if let Some(v) = self.s.current(c) {
                     let sv = &self.vcpus[self.index(v)];
                     if let Behaviour::Bursty { run_ns, .. } = sv.behaviour {
@@ -263,6 +277,32 @@ fn cap_25_holds_with_the_other_domain_running() {
     let s = share(&sim, 1, 1);
     assert!((0.225..=0.275).contains(&s), "share {s}");
     assert_eq!(sim.observed_dom(1) + sim.observed_dom(2), 10 * SEC);
+}
+
+#[test]
+fn cap_25_holds_alone_with_only_the_ticks_it_needs() {
+    let mut sim = Sim::tickless(1);
+    sim.domain(1, 256, 25, &[Behaviour::Hog]);
+    sim.run_until(10 * SEC);
+    sim.check_accounting();
+    let s = share(&sim, 1, 1);
+    assert!((0.225..=0.275).contains(&s), "share {s}");
+}
+
+#[test]
+fn weights_and_a_bursty_vcpu_with_only_the_ticks_they_need() {
+    let mut sim = Sim::tickless(1);
+    let io = Behaviour::Bursty {
+        run_ns: MS / 2,
+        sleep_ns: 20 * MS,
+    };
+    sim.domain(1, 512, 0, &[Behaviour::Hog]);
+    sim.domain(2, 256, 0, &[Behaviour::Hog]);
+    sim.domain(3, 256, 0, &[io]);
+    sim.run_until(10 * SEC);
+    sim.check_accounting();
+    let ratio = sim.observed_dom(1) as f64 / sim.observed_dom(2) as f64;
+    assert!((1.8..=2.2).contains(&ratio), "ratio {ratio}");
 }
 
 #[test]

@@ -369,3 +369,36 @@ fn idle_cpu_takes_work_from_a_busy_one() {
     assert_eq!(s.vcpu_cpu(v(3, 0)), Ok(1));
     assert!(s.is_running(v(3, 0)).unwrap());
 }
+
+#[test]
+fn ticks_are_needed_for_a_queue_a_capped_vcpu_or_a_parked_one() {
+    let mut s = setup(2);
+    assert!(!s.needs_tick(0)); // nothing runs
+    let _ = s.wake(v(1, 0)).unwrap();
+    assert_eq!(s.schedule(0, 0).next, Some(v(1, 0)));
+    assert!(!s.needs_tick(0)); // a lone uncapped vCPU
+    let _ = s.wake(v(2, 0)).unwrap();
+    assert!(s.needs_tick(0)); // another one waits
+    let _ = s.block(v(2, 0)).unwrap();
+    assert!(!s.needs_tick(0));
+    s.set_params(1, 256, 25).unwrap();
+    assert!(s.needs_tick(0)); // the running vCPU is capped
+    assert!(!s.needs_tick(7));
+    // Charged at each tick, it is parked at the accounting and the CPU idles, ticking on
+    // until the accounting gives the credits back.
+    let _ = s.tick(0, 10 * MS);
+    let _ = s.tick(0, 20 * MS);
+    let _ = s.tick(0, 30 * MS);
+    assert_eq!(s.is_parked(v(1, 0)), Ok(true));
+    assert_eq!(s.schedule(0, 30 * MS).next, None);
+    assert!(s.needs_tick(0));
+    let mut t = 40 * MS;
+    while s.is_parked(v(1, 0)) == Ok(true) {
+        let _ = s.tick(0, t);
+        t += 10 * MS;
+    }
+    assert_eq!(s.schedule(0, t).next, Some(v(1, 0)));
+    let _ = s.block(v(1, 0)).unwrap();
+    assert_eq!(s.schedule(0, t).next, None);
+    assert!(!s.needs_tick(0));
+}
