@@ -46,5 +46,6 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::Domains(scenario) => crate::dom0::scenario::run(scenario, start_info, p2m),
         Mode::DomuHello => crate::domu::hello::run(),
         Mode::DomuTicker => crate::domu::ticker::run(),
+        Mode::DomuPong => crate::domu::pong::run(),
     }
 }

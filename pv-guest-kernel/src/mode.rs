@@ -35,6 +35,8 @@ pub enum Mode {
     DomuHello,
     /// domu=ticker: a DomU that runs until its console input says stop.
     DomuTicker,
+    /// domu=pong: one of the two DomUs of domains=pingpong (its role on the command line).
+    DomuPong,
 }
 
 impl Mode {
@@ -62,6 +64,7 @@ impl Mode {
             b"conform=grants" => Some(Mode::ConformGrants),
             b"domu=hello" => Some(Mode::DomuHello),
             b"domu=ticker" => Some(Mode::DomuTicker),
+            b"domu=pong" => Some(Mode::DomuPong),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

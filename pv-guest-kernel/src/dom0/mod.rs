@@ -6,5 +6,6 @@ pub mod control;
 pub mod crash;
 pub mod events;
 pub mod lifecycle;
+pub mod pingpong;
 pub mod scenario;
 pub mod session;

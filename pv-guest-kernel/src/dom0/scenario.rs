@@ -22,6 +22,8 @@ pub enum Scenario {
     Crash,
     /// Create and destroy 100 domains; the free page count comes back.
     Churn,
+    /// Two DomUs ping-pong over an event channel and share a page by grant map and copy.
+    Pingpong,
 }
 
 impl Scenario {
@@ -31,6 +33,7 @@ impl Scenario {
             b"domains=lifecycle" => Some(Scenario::Lifecycle),
             b"domains=crash" => Some(Scenario::Crash),
             b"domains=churn" => Some(Scenario::Churn),
+            b"domains=pingpong" => Some(Scenario::Pingpong),
             _ => None,
         }
     }
@@ -40,6 +43,7 @@ impl Scenario {
             Scenario::Lifecycle => "domains=lifecycle",
             Scenario::Crash => "domains=crash",
             Scenario::Churn => "domains=churn",
+            Scenario::Pingpong => "domains=pingpong",
         }
     }
 }
@@ -54,6 +58,7 @@ pub fn run(scenario: Scenario, start_info: &'static StartInfo, p2m: &'static [u6
             Scenario::Lifecycle => super::lifecycle::checks(report),
             Scenario::Crash => super::crash::checks(report),
             Scenario::Churn => super::churn::checks(report),
+            Scenario::Pingpong => super::pingpong::checks(report),
         },
     )
 }
