@@ -4,9 +4,15 @@ use hypercall_abi::shared_info::VcpuTimeInfo;
 
 /// Nanoseconds of system time at TSC value `tsc`: the snapshot's `system_time` plus the TSC
 /// ticks since `tsc_timestamp`, shifted by `tsc_shift` and scaled by `tsc_to_system_mul`
-/// (a 32.32 fixed-point factor). A TSC behind the snapshot counts as no time elapsed.
+/// (a 32.32 fixed-point factor). The ticks are counted modulo 2^64, as Linux's pvclock does:
+/// a domain whose TSC Xen virtualises gets a `tsc_timestamp` from before the domain's TSC
+/// started, i.e. "negative" (seen on Xen 4.17 for a DomU). A TSC behind the snapshot (by less
+/// than 2^63 ticks) counts as no time elapsed.
 pub fn system_time_ns(t: &VcpuTimeInfo, tsc: u64) -> u64 {
-    let delta = tsc.saturating_sub(t.tsc_timestamp);
+    let delta = match tsc.wrapping_sub(t.tsc_timestamp) {
+        d if d > i64::MAX as u64 => 0,
+        d => d,
+    };
     let shift = i32::from(t.tsc_shift);
     let shifted = match shift {
         0..=63 => delta.checked_shl(shift as u32).unwrap_or(u64::MAX),
@@ -48,6 +54,12 @@ mod tests {
         assert!((5_999_999..=6_000_000).contains(&ns), "{ns}");
         // A TSC behind the snapshot does not go back in time.
         assert_eq!(system_time_ns(&t, 0), 5_000_000);
+        // A snapshot from before the TSC's zero (a virtualised TSC) still counts the ticks.
+        let before_zero = VcpuTimeInfo {
+            tsc_timestamp: 1000u64.wrapping_neg(),
+            ..info(0, 1 << 31)
+        };
+        assert_eq!(system_time_ns(&before_zero, 3_000), 5_002_000);
         // Absurd shifts give no garbage panics.
         assert_eq!(system_time_ns(&info(-100, 1), 9_999), 5_000_000);
         assert!(system_time_ns(&info(100, u32::MAX), 9_999) >= 5_000_000);

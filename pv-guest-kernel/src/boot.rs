@@ -48,5 +48,6 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::DomuTicker => crate::domu::ticker::run(),
         Mode::DomuBench => crate::domu::bench_partner::run(),
         Mode::DomuSpin => crate::domu::spin::run(),
+        Mode::DomuPong => crate::domu::pong::run(),
     }
 }

@@ -39,6 +39,8 @@ pub enum Mode {
     DomuBench,
     /// domu=spin: a CPU-bound DomU that spins until its console input says stop.
     DomuSpin,
+    /// domu=pong: one of the two DomUs of domains=pingpong (its role on the command line).
+    DomuPong,
 }
 
 impl Mode {
@@ -68,6 +70,7 @@ impl Mode {
             b"domu=ticker" => Some(Mode::DomuTicker),
             b"domu=bench" => Some(Mode::DomuBench),
             b"domu=spin" => Some(Mode::DomuSpin),
+            b"domu=pong" => Some(Mode::DomuPong),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

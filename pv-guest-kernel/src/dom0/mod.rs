@@ -8,6 +8,7 @@ pub mod control;
 pub mod crash;
 pub mod events;
 pub mod lifecycle;
+pub mod pingpong;
 pub mod scenario;
 pub mod sched_share;
 pub mod session;

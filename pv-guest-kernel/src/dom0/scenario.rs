@@ -26,6 +26,8 @@ pub enum Scenario {
     Weights,
     /// A spinning DomU capped at 25% gets 25% of the CPU.
     Cap,
+    /// Two DomUs ping-pong over an event channel and share a page by grant map and copy.
+    Pingpong,
 }
 
 impl Scenario {
@@ -37,6 +39,7 @@ impl Scenario {
             b"domains=churn" => Some(Scenario::Churn),
             b"domains=weights" => Some(Scenario::Weights),
             b"domains=cap" => Some(Scenario::Cap),
+            b"domains=pingpong" => Some(Scenario::Pingpong),
             _ => None,
         }
     }
@@ -48,6 +51,7 @@ impl Scenario {
             Scenario::Churn => "domains=churn",
             Scenario::Weights => "domains=weights",
             Scenario::Cap => "domains=cap",
+            Scenario::Pingpong => "domains=pingpong",
         }
     }
 }
@@ -64,6 +68,7 @@ pub fn run(scenario: Scenario, start_info: &'static StartInfo, p2m: &'static [u6
             Scenario::Churn => super::churn::checks(report),
             Scenario::Weights => super::weights::checks(report),
             Scenario::Cap => super::cap::checks(report),
+            Scenario::Pingpong => super::pingpong::checks(report),
         },
     )
 }

@@ -231,6 +231,11 @@ impl PendingUnmap {
     pub const fn frame(&self) -> u64 {
         self.frame
     }
+
+    /// The domain whose grant it was.
+    pub const fn granter(&self) -> DomId {
+        self.granter
+    }
 }
 
 /// unmap_grant_ref of one element by `mapper` (see the module documentation). Ok(None) when

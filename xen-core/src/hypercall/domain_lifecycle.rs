@@ -16,6 +16,7 @@ use hypercall_abi::domctl::{
     XenDomctlCreatedomain,
 };
 use hypercall_abi::domid::{DOMID_FIRST_RESERVED, DomId};
+use hypercall_abi::event_channel::VIRQ_DOM_EXC;
 use hypercall_abi::shared_info::XEN_LEGACY_MAX_VCPUS;
 use xen_core::layout::PAGE_SIZE;
 use xen_core::mm::frame_table::Owner;
@@ -206,6 +207,9 @@ pub fn destroy(st: &mut State<'_>, id: DomId) -> Result<u64, Errno> {
                 crate::arch::x86_64::cpu::flush_tlb_global();
             }
         }
+        // What it held of other dying domains (their grants it mapped, their frames its
+        // page tables referenced) is gone now: they may be finished.
+        reap_others(st, id);
     }
     let table_gone = grant_glue::release_table_of(st, id).is_ok();
     let left = owned_frames(st, id);
@@ -219,6 +223,33 @@ pub fn destroy(st: &mut State<'_>, id: DomId) -> Result<u64, Errno> {
     }
     log::info!("Domain {id} dying: {left} frames still mapped elsewhere");
     Ok(left)
+}
+
+/// Finishes dying domain `id` if nothing outside holds its frames or grants any more, as Xen
+/// frees a destroyed domain when its last page goes (and then tells the hardware domain,
+/// VIRQ_DOM_EXC): call it once another domain let go of something of `id`'s (a grant
+/// unmapped). Nothing for a live or absent domain.
+pub fn reap(st: &mut State<'_>, id: DomId) {
+    if !st.domains.get(id).is_some_and(|d| d.dying) {
+        return;
+    }
+    if destroy(st, id) == Ok(0) {
+        event_glue::send_global_virq(st, VIRQ_DOM_EXC);
+    }
+}
+
+/// [`reap`] for every dying domain but `except`.
+fn reap_others(st: &mut State<'_>, except: DomId) {
+    let dying: heapless::Vec<DomId, MAX_DOMAINS> = st
+        .domains
+        .iter()
+        .filter(|(id, d)| d.dying && *id != except)
+        .map(|(id, _)| id)
+        .take(MAX_DOMAINS)
+        .collect();
+    for id in dying {
+        reap(st, id);
+    }
 }
 
 /// Drops every reference the domain holds on memory: its vCPU's roots and descriptor pages,

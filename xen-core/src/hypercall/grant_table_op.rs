@@ -102,12 +102,23 @@ fn complete(pending: &mut heapless::Vec<PendingUnmap, UNMAP_BATCH>) {
     // not know: flush everything.
     cpu::flush_tlb_global();
     let done = core::mem::take(pending);
+    let mut granters = heapless::Vec::<DomId, UNMAP_BATCH>::new();
+    for p in &done {
+        if !granters.contains(&p.granter()) {
+            // At most one per pending unmap: room for all.
+            let _ = granters.push(p.granter());
+        }
+    }
     with_state(|mut st| {
         with_grants(&mut st, |env, _| {
             for p in done {
                 ops::finish_unmap(env, p);
             }
-        })
+        });
+        // A destroyed granter whose last mapped grant this was is finished now.
+        for granter in granters {
+            crate::hypercall::domain_lifecycle::reap(&mut st, granter);
+        }
     });
 }
 
