@@ -1,4 +1,4 @@
-//! The domain scenarios Dom0 runs (`domains=lifecycle|crash|churn|weights|cap`) and the steps they share.
+//! The domain scenarios Dom0 runs (`domains=lifecycle|crash|churn|weights|cap|pingpong`) and the steps they share.
 
 use hypercall_abi::start_info::StartInfo;
 
