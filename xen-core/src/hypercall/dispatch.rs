@@ -28,7 +28,7 @@ impl Exit {
         match self {
             Exit::Sysret => 0,
             Exit::Iret => 1,
-            Exit::Reschedule => 2,
+            Exit::Reschedule => EXIT_RESCHEDULE,
             Exit::Stop(how) => exit_machine(how),
         }
     }
@@ -42,6 +42,9 @@ pub struct Call<'a> {
     /// How to return; handlers that change the frame set `Exit::Iret`.
     pub exit: Exit,
 }
+
+/// The exit code of [`Exit::Reschedule`].
+pub const EXIT_RESCHEDULE: u32 = 2;
 
 /// A hypercall handler as the entry stub calls it.
 pub type Handler = extern "C" fn(&mut GuestRegs) -> u32;

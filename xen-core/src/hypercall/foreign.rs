@@ -10,7 +10,7 @@ use crate::hypervisor::State;
 /// control domain may name another domain (a builder mapping and pinning a new domain's
 /// frames) and the pseudo-domains DOMID_IO and DOMID_XEN, which own no RAM frame here, so a
 /// mapping through them is refused frame by frame (-EBUSY), as in Xen. An unknown domain is
-/// -ESRCH; a known one named without the privilege is -EPERM.
+/// -ESRCH, as is a dying one; a known one named without the privilege is -EPERM.
 pub fn page_owner(st: &State<'_>, domid: DomId) -> Result<DomId, Errno> {
     let privileged = st.dom.is_control();
     match domid {
@@ -18,7 +18,8 @@ pub fn page_owner(st: &State<'_>, domid: DomId) -> Result<DomId, Errno> {
         DOMID_IO | DOMID_XEN if privileged => Ok(domid),
         DOMID_IO | DOMID_XEN => Err(Errno::Perm),
         id if id == st.dom.id => Err(Errno::Srch),
-        id if st.domains.get(id).is_none() => Err(Errno::Srch),
+        // A dying domain's memory is being given back: nothing may map or pin more of it.
+        id if st.domains.get(id).is_none_or(|d| d.dying) => Err(Errno::Srch),
         id if privileged => Ok(id),
         _ => Err(Errno::Perm),
     }

@@ -138,7 +138,8 @@ fn reservation(kind: Reservation, arg: u64, start: u64) -> Result<u64, Errno> {
 fn allocate(target: DomId, order: u32) -> Option<u64> {
     let n = 1u64 << order;
     with_mm_on(target, |mm, dom| {
-        if dom.tot_pages + n > dom.max_pages {
+        // A dying domain gets no more memory (Xen's assign_pages refuses it too).
+        if dom.dying || dom.tot_pages + n > dom.max_pages {
             return None;
         }
         let first = mm.mem.alloc.alloc_aligned(order)? as u64;

@@ -7,7 +7,7 @@ use hypercall_abi::hypercall::{Hypercall, NR_HYPERCALLS};
 use hypercall_abi::multicall::MulticallEntry;
 use xen_core::guest_regs::GuestRegs;
 
-use super::dispatch::{Call, HYPERCALL_TABLE};
+use super::dispatch::{Call, EXIT_RESCHEDULE, Exit, HYPERCALL_TABLE};
 use crate::arch::x86_64::uaccess::{read_guest, write_guest};
 
 /// Size of one entry in the guest's array.
@@ -31,6 +31,19 @@ pub fn multicall(call: &mut Call<'_>, calls: u64, count: u64) -> Result<u64, Err
 }
 
 fn run_batch(call: &mut Call<'_>, calls: u64, count: u32) -> Result<u64, Errno> {
+    let result = run_entries(call, calls, count);
+    // An entry that stopped the vCPU (a block, a yield to another, a DomU's shutdown) takes
+    // effect once the batch is over, as in Xen, where the vCPU is descheduled on the way out.
+    if STOPPED.swap(false, Ordering::Relaxed) {
+        call.exit = Exit::Reschedule;
+    }
+    result
+}
+
+/// Set by an entry whose handler asked to reschedule.
+static STOPPED: AtomicBool = AtomicBool::new(false);
+
+fn run_entries(call: &mut Call<'_>, calls: u64, count: u32) -> Result<u64, Errno> {
     for i in 0..u64::from(count) {
         let at = calls.checked_add(i * ENTRY_SIZE).ok_or(Errno::Fault)?;
         let entry = read_guest::<MulticallEntry>(at)?;
@@ -51,7 +64,9 @@ fn run_batch(call: &mut Call<'_>, calls: u64, count: u32) -> Result<u64, Errno> 
                 ..GuestRegs::default()
             };
             // A call that stops the machine (shutdown of Dom0) does not come back.
-            let _ = HYPERCALL_TABLE[entry.op as usize](&mut regs);
+            if HYPERCALL_TABLE[entry.op as usize](&mut regs) == EXIT_RESCHEDULE {
+                STOPPED.store(true, Ordering::Relaxed);
+            }
             regs.rax
         } else {
             Errno::NoSys.to_ret() as u64
