@@ -109,14 +109,22 @@ impl Freed {
 /// (global ones included) if a frame gave up its writable type or was freed: a stale writable
 /// translation must never outlive the bookkeeping that allowed it.
 pub fn with_mm<R>(f: impl FnOnce(&mut Mm<'_, HvMemory<'_>>, &mut Domain) -> R) -> R {
+    // The running domain's own operations, the page-table hot path: no lookup by id.
     with_state(|st| {
-        let id = st.dom.id;
-        mm_on(st, id, f).unwrap_or_else(|| unreachable_running())
+        let mut mem = HvMemory {
+            alloc: st.alloc,
+            xen_l4_slots: st.xen_l4_slots,
+            freed: Freed::default(),
+            m2p: (st.m2p_maddr, st.frames.len()),
+        };
+        let mut mm = Mm::new(st.frames, &mut mem);
+        let result = f(&mut mm, st.dom);
+        if mm.flush_tlb || mem.freed.any() {
+            cpu::flush_tlb_global();
+        }
+        mem.freed.apply(st.dom, st.domains);
+        result
     })
-}
-
-fn unreachable_running() -> ! {
-    panic!("the running domain is always found")
 }
 
 /// As [`with_mm`], with domain `id` (the running one or another) instead of the running one;
