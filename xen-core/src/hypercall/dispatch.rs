@@ -115,7 +115,7 @@ handlers! {
     };
     hc_set_timer_op => |_, a| set_timer_op::set_timer_op(a[0]);
     hc_vcpu_op => |call, a| vcpu_op::vcpu_op(call, a[0], a[1], a[2]);
-    hc_grant_table_op => |_, a| grant_table_op::grant_table_op(a[0], a[1], a[2]);
+    hc_grant_table_op => |call, a| grant_table_op::grant_table_op(call, a[0], a[1], a[2]);
     hc_not_implemented => |_, _| Err(Errno::NoSys);
 }
 

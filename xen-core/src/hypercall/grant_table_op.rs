@@ -26,25 +26,66 @@ use xen_core::grant::request::{
 };
 use xen_core::grant::table::DEFAULT_MAX_GRANT_FRAMES;
 
+use super::dispatch::{Call, Exit};
 use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::uaccess::{Pod, read_guest, write_guest};
 use crate::grant_glue::with_grants;
 use crate::hypervisor::{State, with_state};
+use hypercall_abi::hypercall::Hypercall;
+use xen_core::guest_regs::SYSCALL_INSN_LEN;
 
 /// Unmaps completed per TLB flush (Xen's `GNTTAB_UNMAP_BATCH_SIZE`).
 const UNMAP_BATCH: usize = 32;
 
+/// Map, unmap and copy elements done per call before the hypercall continues itself (Xen
+/// preempts these batches too): a hostile count cannot hold the CPU from other domains.
+const OPS_PER_CALL: u32 = 512;
+
 /// Handles grant_table_op(cmd, uop, count). Xen reads `cmd` and `count` as 32-bit values.
-pub fn grant_table_op(cmd: u64, uop: u64, count: u64) -> Result<u64, Errno> {
+/// A map, unmap or copy batch longer than [`OPS_PER_CALL`] continues itself, as Xen's
+/// hypercall continuation does: RIP goes back to the `syscall` with the rest of the array in
+/// RSI and its length in RDX. Inside a multicall (a frame of its own, nothing to continue) the
+/// whole batch is taken at once.
+pub fn grant_table_op(call: &mut Call<'_>, cmd: u64, uop: u64, count: u64) -> Result<u64, Errno> {
     let count = count as u32;
-    match decode_op(cmd as u32, count)? {
-        GrantOp::MapGrantRef => map(uop, count),
-        GrantOp::UnmapGrantRef => unmap(uop, count),
-        GrantOp::Copy => copy(uop, count),
+    let op = decode_op(cmd as u32, count)?;
+    let element_size = match op {
+        GrantOp::MapGrantRef => size_of::<GnttabMapGrantRef>(),
+        GrantOp::UnmapGrantRef => size_of::<GnttabUnmapGrantRef>(),
+        GrantOp::Copy => size_of::<GnttabCopy>(),
+        _ => 0,
+    };
+    let now = if element_size != 0 && call.regs.is_partial() {
+        count.min(OPS_PER_CALL)
+    } else {
+        count
+    };
+    let result = match op {
+        GrantOp::MapGrantRef => map(uop, now),
+        GrantOp::UnmapGrantRef => unmap(uop, now),
+        GrantOp::Copy => copy(uop, now),
+        other => other_op(other, uop),
+    }?;
+    if now < count {
+        call.regs.rewind_rip(SYSCALL_INSN_LEN);
+        // Within the array checked by this call's part, plus one element: no overflow.
+        call.regs.rsi = uop + u64::from(now) * element_size as u64;
+        call.regs.rdx = u64::from(count - now);
+        call.exit = Exit::Iret;
+        return Ok(Hypercall::GrantTableOp as u64);
+    }
+    Ok(result)
+}
+
+/// The grant operations that take one structure.
+fn other_op(op: GrantOp, uop: u64) -> Result<u64, Errno> {
+    match op {
         GrantOp::SetupTable => setup_table(uop),
         GrantOp::QuerySize => query_size(uop),
         GrantOp::SetVersion => set_version(uop),
         GrantOp::GetVersion => get_version(uop),
+        // Taken by grant_table_op.
+        GrantOp::MapGrantRef | GrantOp::UnmapGrantRef | GrantOp::Copy => Err(Errno::Inval),
     }
 }
 
