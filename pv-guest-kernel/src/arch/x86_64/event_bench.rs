@@ -5,7 +5,7 @@
 // on the echoing side, sends back on it. It leaves through the iret hypercall, whose RFLAGS.IF
 // restores the event mask saved in the frame.
 
-use core::arch::{asm, global_asm};
+use core::arch::asm;
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
@@ -15,7 +15,6 @@ use hypercall_abi::shared_info::{SharedInfo, VcpuInfo};
 
 use super::conform::{hypercalls, time};
 use super::event_calls;
-use super::hypercall::IRET_STUB_OFFSET;
 use super::memory::{self, SparePage};
 use super::mmu_bench::NotMeasured;
 use super::timing;
@@ -32,43 +31,7 @@ static ECHO: AtomicU64 = AtomicU64::new(0);
 /// Events taken per port.
 static COUNTS: [AtomicU64; PORTS] = [const { AtomicU64::new(0) }; PORTS];
 
-global_asm!(
-    ".pushsection .text, \"ax\"",
-    ".global pvk_bench_upcall",
-    "pvk_bench_upcall:",
-    "pop rcx",
-    "pop r11",
-    "push rax",
-    "push rcx",
-    "push rdx",
-    "push rsi",
-    "push rdi",
-    "push r8",
-    "push r9",
-    "push r10",
-    "push r11",
-    "push rbx",
-    "mov rbx, rsp",
-    "and rsp, -16",
-    "cld",
-    "call {handler}",
-    "mov rsp, rbx",
-    "pop rbx",
-    "pop r11",
-    "pop r10",
-    "pop r9",
-    "pop r8",
-    "pop rdi",
-    "pop rsi",
-    "pop rdx",
-    "pop rcx",
-    "pop rax",
-    "push 0",
-    "jmp hypercall_page + {iret}",
-    ".popsection",
-    handler = sym upcall,
-    iret = const IRET_STUB_OFFSET,
-);
+super::upcall_stub::simple_upcall_stub!("pvk_bench_upcall", upcall);
 
 /// The u64 at byte `offset` of the mapped shared_info page.
 fn shared_u64(offset: usize) -> &'static AtomicU64 {

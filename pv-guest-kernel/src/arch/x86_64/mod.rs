@@ -29,6 +29,7 @@ pub mod timing;
 pub mod toolstack_calls;
 pub mod traps;
 pub mod upcall;
+pub mod upcall_stub;
 pub mod user;
 pub mod window;
 pub mod xen;

@@ -124,7 +124,7 @@ syscall32_entry:
        handler returned) complete the frame and the scheduler takes it, never to return. */
 syscall_exit_iret:
     cmp eax, 2
-    je 5f
+    je 6f
     lea rdi, [rsp + 8]
     call {exit_check}
     add rsp, 56
@@ -141,7 +141,7 @@ syscall_exit_iret:
     .global syscall_iretq
 syscall_iretq:
     iretq
-5:  lea rdi, [rsp + 8]
+6:  lea rdi, [rsp + 8]
     mov [rdi], r15
     mov [rdi + 8], r14
     mov [rdi + 16], r13

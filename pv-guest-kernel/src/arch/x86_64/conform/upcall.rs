@@ -6,7 +6,7 @@
 //! each in [`SEEN`]), and the stub leaves through the iret hypercall, which restores the mask
 //! from the frame's IF.
 
-use core::arch::{asm, global_asm};
+use core::arch::asm;
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
@@ -15,7 +15,6 @@ use hypercall_abi::event_channel::{EVTCHNOP_BIND_VIRQ, EvtchnBindVirq};
 use hypercall_abi::hypercall::Hypercall;
 use hypercall_abi::shared_info::{SharedInfo, VcpuInfo};
 
-use super::super::hypercall::IRET_STUB_OFFSET;
 use super::super::memory::{self, SparePage};
 use super::super::traps::symbol_address;
 use super::hypercalls::{self, hc};
@@ -28,47 +27,7 @@ static UPCALLS: AtomicU64 = AtomicU64::new(0);
 /// Ports the upcall found pending (and cleared), until [`take_seen`].
 static SEEN: [AtomicU64; PORT_WORDS] = [const { AtomicU64::new(0) }; PORT_WORDS];
 
-// The upcall: the hypervisor's bounce frame is RCX, R11, RIP, CS, RFLAGS, RSP, SS. RCX and R11
-// go back into their registers, the other caller-saved registers and RBX (which keeps the
-// unaligned RSP) are saved around the call; then the iret hypercall with flags 0, whose stub
-// pushes RCX, R11 and RAX to complete its frame.
-global_asm!(
-    ".pushsection .text, \"ax\"",
-    ".global pvk_time_upcall",
-    "pvk_time_upcall:",
-    "pop rcx",
-    "pop r11",
-    "push rax",
-    "push rcx",
-    "push rdx",
-    "push rsi",
-    "push rdi",
-    "push r8",
-    "push r9",
-    "push r10",
-    "push r11",
-    "push rbx",
-    "mov rbx, rsp",
-    "and rsp, -16",
-    "cld",
-    "call {handler}",
-    "mov rsp, rbx",
-    "pop rbx",
-    "pop r11",
-    "pop r10",
-    "pop r9",
-    "pop r8",
-    "pop rdi",
-    "pop rsi",
-    "pop rdx",
-    "pop rcx",
-    "pop rax",
-    "push 0",
-    "jmp hypercall_page + {iret}",
-    ".popsection",
-    handler = sym upcall,
-    iret = const IRET_STUB_OFFSET,
-);
+super::super::upcall_stub::simple_upcall_stub!("pvk_time_upcall", upcall);
 
 /// Byte `offset` of shared_info as an atomic, if shared_info is mapped.
 fn shared_u8(offset: usize) -> Option<&'static AtomicU8> {
