@@ -36,6 +36,11 @@ impl fmt::Display for PlanError {
 pub enum PageRole {
     /// Part of the kernel image: segment bytes, zeroes elsewhere.
     Kernel,
+    /// Part of the initial ramdisk, starting at byte `offset` of it.
+    Ramdisk {
+        /// Offset in the ramdisk of this frame's first byte.
+        offset: u64,
+    },
     /// Part of the P2M list, starting with entry `first_entry`.
     P2m {
         /// Index of the first P2M entry in this frame.
@@ -58,15 +63,16 @@ pub struct DomuPlan {
     pub layout: BootLayout,
 }
 
-/// Lays out the PV kernel `elf` in a domain of `nr_pages` pages, exactly as xen-core lays out
-/// Dom0 (builder/boot_layout.rs), plus the xenstore and console pages a DomU gets.
-pub fn plan(elf: &[u8], nr_pages: u64) -> Result<DomuPlan, PlanError> {
+/// Lays out the PV kernel `elf` and a ramdisk of `ramdisk_len` bytes (0: none) in a domain of
+/// `nr_pages` pages, exactly as xen-core lays out Dom0 (builder/boot_layout.rs), plus the
+/// xenstore and console pages a DomU gets.
+pub fn plan(elf: &[u8], nr_pages: u64, ramdisk_len: u64) -> Result<DomuPlan, PlanError> {
     let image = image::parse(elf).map_err(PlanError::Image)?;
     let layout = boot_layout::compute(
         image.virt_base,
         image.kern_start,
         image.kern_end,
-        0,
+        ramdisk_len,
         nr_pages,
         true,
     )
@@ -120,10 +126,17 @@ impl DomuPlan {
     /// The kernel image's frames.
     pub fn kernel_pfns(&self) -> Range<u64> {
         let first = self.layout.pfn_of(self.layout.kern_start);
-        let end = self
-            .layout
-            .pfn_of(self.layout.p2m.max(self.layout.kern_start));
+        let after = self.layout.initrd.unwrap_or(self.layout.p2m);
+        let end = self.layout.pfn_of(after.max(self.layout.kern_start));
         first..end
+    }
+
+    /// The ramdisk's frames (empty without one).
+    pub fn ramdisk_pfns(&self) -> Range<u64> {
+        match self.layout.initrd {
+            Some(va) => self.layout.pfn_of(va)..self.layout.pfn_of(self.layout.p2m),
+            None => 0..0,
+        }
     }
 
     /// The P2M list's frames.
@@ -142,6 +155,10 @@ impl DomuPlan {
         let entries_per_page = PAGE_SIZE / 8;
         if self.kernel_pfns().contains(&pfn) {
             PageRole::Kernel
+        } else if self.ramdisk_pfns().contains(&pfn) {
+            PageRole::Ramdisk {
+                offset: (pfn - self.ramdisk_pfns().start) * PAGE_SIZE,
+            }
         } else if self.p2m_pfns().contains(&pfn) {
             PageRole::P2m {
                 first_entry: (pfn - self.p2m_pfns().start) * entries_per_page,
@@ -172,7 +189,7 @@ mod tests {
 
     #[test]
     fn frames_get_their_roles_in_layout_order() {
-        let plan = plan(&test_kernel(), 1024).unwrap();
+        let plan = plan(&test_kernel(), 1024, 0).unwrap();
         let l = &plan.layout;
         assert_eq!(l.v_start, 0xFFFF_FFFF_8000_0000);
         // The test kernel: one segment from VIRT_BASE + 0x1000 to VIRT_BASE + 0x4000.
@@ -202,12 +219,24 @@ mod tests {
     }
 
     #[test]
+    fn a_ramdisk_follows_the_kernel_before_the_p2m() {
+        let plan = plan(&test_kernel(), 1024, 2 * 4096 + 5).unwrap();
+        assert_eq!(plan.kernel_pfns(), 1..4);
+        assert_eq!(plan.ramdisk_pfns(), 4..7);
+        assert_eq!(plan.role(4), PageRole::Ramdisk { offset: 0 });
+        assert_eq!(plan.role(6), PageRole::Ramdisk { offset: 2 * 4096 });
+        assert_eq!(plan.p2m_pfns().start, 7);
+        assert_eq!(plan.role(7), PageRole::P2m { first_entry: 0 });
+        assert_eq!(plan.layout.initrd_len, 2 * 4096 + 5);
+    }
+
+    #[test]
     fn refuses_bad_images_and_too_little_memory() {
         assert!(matches!(
-            plan(b"not an elf", 1024),
+            plan(b"not an elf", 1024, 0),
             Err(PlanError::Image(ImageError::NotElf(_)))
         ));
-        let err = plan(&test_kernel(), 512).unwrap_err();
+        let err = plan(&test_kernel(), 512, 0).unwrap_err();
         assert!(matches!(
             err,
             PlanError::Layout(LayoutError::TooLittleMemory { .. })

@@ -34,6 +34,14 @@ pub fn fill_kernel_page(image: &KernelImage, elf: &[u8], page_va: u64, out: &mut
     }
 }
 
+/// Fills `out` with the ramdisk bytes from `offset` on (zeroes past its end).
+pub fn fill_ramdisk_page(ramdisk: &[u8], offset: u64, out: &mut [u8; PAGE_BYTES]) {
+    out.fill(0);
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ramdisk.len());
+    let end = start.saturating_add(PAGE_BYTES).min(ramdisk.len());
+    out[..end - start].copy_from_slice(&ramdisk[start..end]);
+}
+
 /// Fills `out` with the P2M page whose first entry is `first_entry`: machine frame numbers of
 /// consecutive pseudo-physical frames, little endian; entries past the list are zero.
 pub fn fill_p2m_page(p2m: &[u64], first_entry: u64, out: &mut [u8; PAGE_BYTES]) {
@@ -140,6 +148,24 @@ pub(crate) mod tests {
         assert_eq!(page[87 * 8..88 * 8], (0x10_0000u64 + 599 * 3).to_le_bytes());
         assert!(page[88 * 8..].iter().all(|&b| b == 0));
         fill_p2m_page(&p2m, 1 << 40, &mut page);
+        assert!(page.iter().all(|&b| b == 0));
+    }
+}
+
+#[cfg(test)]
+mod ramdisk_tests {
+    use super::*;
+
+    #[test]
+    fn ramdisk_pages_hold_their_slice_and_zeroes_past_the_end() {
+        let ramdisk: Vec<u8> = (0..PAGE_BYTES + 10).map(|i| i as u8).collect();
+        let mut page = [0xAAu8; PAGE_BYTES];
+        fill_ramdisk_page(&ramdisk, 0, &mut page);
+        assert_eq!(&page[..], &ramdisk[..PAGE_BYTES]);
+        fill_ramdisk_page(&ramdisk, PAGE_BYTES as u64, &mut page);
+        assert_eq!(&page[..10], &ramdisk[PAGE_BYTES..]);
+        assert!(page[10..].iter().all(|&b| b == 0));
+        fill_ramdisk_page(&ramdisk, u64::MAX, &mut page);
         assert!(page.iter().all(|&b| b == 0));
     }
 }

@@ -2,10 +2,14 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+pub mod console_history;
 pub mod console_lines;
 pub mod console_ring;
 pub mod domain_config;
 pub mod domain_info;
+pub mod domain_paths;
 pub mod domu_plan;
 pub mod guest_pages;
 pub mod pingpong_params;

@@ -38,6 +38,10 @@ pub fn domu_start_info(plan: &DomuPlan, boot: &DomuBoot<'_>) -> StartInfo {
     si.pt_base = plan.layout.page_tables;
     si.nr_pt_frames = plan.layout.nr_pt_frames;
     si.mfn_list = plan.layout.p2m;
+    if let Some(va) = plan.layout.initrd {
+        si.mod_start = va;
+        si.mod_len = plan.layout.initrd_len;
+    }
     let n = boot.cmdline.len().min(MAX_GUEST_CMDLINE - 1);
     si.cmd_line[..n].copy_from_slice(&boot.cmdline[..n]);
     si
@@ -89,7 +93,7 @@ mod tests {
 
     #[test]
     fn a_domu_start_info_names_its_rings_and_layout() {
-        let plan = plan(&test_kernel(), 1024).unwrap();
+        let plan = plan(&test_kernel(), 1024, 0).unwrap();
         let si = domu_start_info(&plan, &boot(b"domu=hello"));
         assert!(si.magic_ok());
         assert_eq!(si.nr_pages, 1024);
@@ -106,7 +110,7 @@ mod tests {
 
     #[test]
     fn long_command_lines_are_cut_and_terminated() {
-        let plan = plan(&test_kernel(), 1024).unwrap();
+        let plan = plan(&test_kernel(), 1024, 0).unwrap();
         let long = [b'x'; 2000];
         let si = domu_start_info(&plan, &boot(&long));
         assert_eq!(si.cmdline().len(), MAX_GUEST_CMDLINE - 1);
@@ -115,7 +119,7 @@ mod tests {
 
     #[test]
     fn encoding_follows_the_c_offsets() {
-        let plan = plan(&test_kernel(), 1024).unwrap();
+        let plan = plan(&test_kernel(), 1024, 0).unwrap();
         let si = domu_start_info(&plan, &boot(b"a b"));
         let bytes = encode(&si);
         let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());

@@ -47,7 +47,7 @@ mod tests {
 
     #[test]
     fn the_first_context_starts_the_kernel_like_xen_starts_dom0() {
-        let plan = plan(&test_kernel(), 1024).unwrap();
+        let plan = plan(&test_kernel(), 1024, 0).unwrap();
         let ctx = initial_context(&plan, 0xABCDE);
         assert_eq!(ctx.flags, VGCF_IN_KERNEL | VGCF_ONLINE);
         assert_eq!(ctx.user_regs.rip, 0xFFFF_FFFF_8000_1000);

@@ -52,6 +52,8 @@ fn measure() -> Result<(), Detail> {
     let spec = DomuSpec {
         nr_pages: DOMU_PAGES,
         cmdline: PARTNER_CMDLINE,
+        ramdisk: &[],
+        max_memkb: 0,
         serial: 1,
     };
     let domu = builder::build(image, &spec)

@@ -4,11 +4,12 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use hypercall_abi::domid::DomId;
+use hypercall_abi::event_channel::EvtchnPort;
 use hypercall_abi::shared_info::{VcpuInfo, XEN_LEGACY_MAX_VCPUS};
 
 use dom0_tools::domain_config::{handle_for, max_memkb, pv_domu_config};
 use dom0_tools::domu_plan::{DomuPlan, PageRole, PlanError, plan};
-use dom0_tools::guest_pages::{PAGE_BYTES, fill_kernel_page, fill_p2m_page};
+use dom0_tools::guest_pages::{PAGE_BYTES, fill_kernel_page, fill_p2m_page, fill_ramdisk_page};
 use dom0_tools::initial_tables::{self, TableMemory};
 use dom0_tools::start_info::{DomuBoot, domu_start_info, encode};
 use dom0_tools::vcpu_context::initial_context;
@@ -31,6 +32,10 @@ pub struct DomuSpec<'a> {
     pub nr_pages: u64,
     /// The kernel's command line.
     pub cmdline: &'a str,
+    /// The initial ramdisk (empty: none).
+    pub ramdisk: &'a [u8],
+    /// The most memory the domain may have, in KiB (0: its initial memory).
+    pub max_memkb: u64,
     /// A number that makes the domain's handle unique.
     pub serial: u32,
 }
@@ -60,6 +65,10 @@ pub struct Domu {
     pub nr_pages: u64,
     /// Its console, as served by us.
     pub console: ConsoleBackend,
+    /// Machine frame of its xenstore ring page.
+    pub store_mfn: u64,
+    /// Its end of the xenstore event channel (unbound, for us to bind).
+    pub store_port: EvtchnPort,
 }
 
 impl Domu {
@@ -82,14 +91,16 @@ fn step(what: &'static str, ret: i64) -> Result<(), BuildError> {
 /// mappings, hypercall_init, pin the L4, mask events in shared_info, setvcpucontext. The
 /// domain is left paused. On failure after createdomain the domain is destroyed again.
 pub fn build(elf: &[u8], spec: &DomuSpec<'_>) -> Result<Domu, BuildError> {
-    let plan = plan(elf, spec.nr_pages).map_err(BuildError::Plan)?;
+    let plan = plan(elf, spec.nr_pages, spec.ramdisk.len() as u64).map_err(BuildError::Plan)?;
     let domid = control::createdomain(&pv_domu_config(handle_for(spec.serial)))
         .map_err(|e| BuildError::Step("createdomain", e))?;
     match fill(elf, &plan, domid, spec) {
-        Ok(console) => Ok(Domu {
+        Ok((console, store_mfn, store_port)) => Ok(Domu {
             domid,
             nr_pages: spec.nr_pages,
             console,
+            store_mfn,
+            store_port,
         }),
         Err(e) => {
             let _ = control::destroy(domid);
@@ -104,17 +115,19 @@ fn fill(
     plan: &DomuPlan,
     domid: DomId,
     spec: &DomuSpec<'_>,
-) -> Result<ConsoleBackend, BuildError> {
+) -> Result<(ConsoleBackend, u64, EvtchnPort), BuildError> {
     step("max_vcpus", control::max_vcpus(domid, 1))?;
     step(
         "max_mem",
-        control::max_mem(domid, max_memkb(plan.nr_pages())),
+        control::max_mem(domid, max_memkb(plan.nr_pages()).max(spec.max_memkb)),
     )?;
     let p2m = populate(domid, plan.nr_pages())?;
     let mfn = |pfn: u64| p2m.get(pfn as usize).copied().unwrap_or(0);
     let info = control::getdomaininfo(domid).map_err(|e| BuildError::Step("getdomaininfo", e))?;
     let console_port = toolstack_calls::evtchn_alloc_unbound(domid, BACKEND_DOMID)
         .map_err(|e| BuildError::Step("alloc_unbound (console)", e))?;
+    let store_port = toolstack_calls::evtchn_alloc_unbound(domid, BACKEND_DOMID)
+        .map_err(|e| BuildError::Step("alloc_unbound (xenstore)", e))?;
     let mut console = ConsoleBackend::connect(domid, mfn(plan.console_pfn()), console_port)
         .map_err(|(what, e)| BuildError::Step(what, e))?;
 
@@ -126,7 +139,7 @@ fn fill(
     let boot = DomuBoot {
         shared_info_mfn: info.shared_info_frame,
         store_mfn: mfn(plan.xenstore_pfn()),
-        store_evtchn: 0,
+        store_evtchn: store_port,
         console_mfn: mfn(plan.console_pfn()),
         console_evtchn: console_port,
         cmdline,
@@ -136,6 +149,7 @@ fn fill(
         let va = plan.layout.v_start + pfn * 4096;
         match plan.role(pfn) {
             PageRole::Kernel => fill_kernel_page(&plan.image, elf, va, &mut page),
+            PageRole::Ramdisk { offset } => fill_ramdisk_page(spec.ramdisk, offset, &mut page),
             PageRole::P2m { first_entry } => fill_p2m_page(&p2m, first_entry, &mut page),
             PageRole::StartInfo => {
                 page.fill(0);
@@ -197,7 +211,7 @@ fn fill(
         toolstack_calls::set_vcpu_context(domid, 0, &ctx),
     )?;
     console.watch("pv-guest-kernel: booting as DomU");
-    Ok(console)
+    Ok((console, mfn(plan.xenstore_pfn()), store_port))
 }
 
 /// populate_physmap for pfns 0..nr_pages of `domid`: the P2M list (machine frames).

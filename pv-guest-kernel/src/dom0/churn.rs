@@ -25,6 +25,8 @@ fn cycle(session: &mut Session, image: &[u8], i: u32) -> Result<(), Detail> {
     let spec = DomuSpec {
         nr_pages: CHURN_PAGES,
         cmdline: "domu=hello",
+        ramdisk: &[],
+        max_memkb: 0,
         serial: 100 + i,
     };
     let domu = builder::build(image, &spec)

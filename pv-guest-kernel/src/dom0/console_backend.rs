@@ -107,6 +107,15 @@ impl ConsoleBackend {
         }
     }
 
+    /// Hands every byte the DomU wrote since the last call to `sink`, in order (no line
+    /// printing: `xl`'s consoles keep them); returns how many. A corrupt ring loses its bytes.
+    pub fn drain_raw(&mut self, sink: &mut dyn FnMut(u8)) -> usize {
+        if self.page.mapping().is_none() {
+            return 0;
+        }
+        console_ring::drain_output(&mut self.page, sink).unwrap_or(0)
+    }
+
     /// Sends `bytes` to the DomU's console input and notifies it; false if they did not fit.
     pub fn send(&mut self, bytes: &[u8]) -> bool {
         let fitted = console_ring::write_input(&mut self.page, bytes) == Ok(bytes.len());

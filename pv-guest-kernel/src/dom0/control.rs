@@ -5,8 +5,12 @@ use hypercall_abi::domctl::{
     XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlHypercallInit,
     XenDomctlMaxMem, XenDomctlMaxVcpus, XenDomctlSchedCredit, XenDomctlSchedulerOp,
 };
+use alloc::vec::Vec;
+
 use hypercall_abi::domid::DomId;
-use hypercall_abi::sysctl::{SysctlCmd, XenSysctl, XenSysctlPhysinfo};
+use hypercall_abi::sysctl::{
+    SysctlCmd, XenSysctl, XenSysctlGetdomaininfolist, XenSysctlPhysinfo, XenSysctlReadconsole,
+};
 
 use dom0_tools::domain_info::DomainState;
 
@@ -119,11 +123,74 @@ pub fn destroy(domid: DomId) -> Ret {
 
 /// XEN_SYSCTL_physinfo's free page count.
 pub fn free_pages() -> Result<u64, Ret> {
+    physinfo().map(|info| info.free_pages)
+}
+
+/// XEN_SYSCTL_physinfo.
+pub fn physinfo() -> Result<XenSysctlPhysinfo, Ret> {
     let mut op = XenSysctl::new(SysctlCmd::Physinfo);
     match sysctl(&mut op) {
+        0 => Ok(op.payload()),
+        e => Err(e),
+    }
+}
+
+/// XEN_DOMCTL_pausedomain.
+pub fn pause(domid: DomId) -> Ret {
+    domctl(&mut XenDomctl::new(DomctlCmd::Pausedomain, domid))
+}
+
+/// Domains listed at once by [`domain_list`].
+const LIST_BATCH: usize = 16;
+
+/// Every domain, in id order (XEN_SYSCTL_getdomaininfolist, in batches).
+pub fn domain_list() -> Result<Vec<XenDomctlGetdomaininfo>, Ret> {
+    let mut all = Vec::new();
+    let mut first: DomId = 0;
+    loop {
+        let mut infos = [XenDomctlGetdomaininfo::default(); LIST_BATCH];
+        let mut op = XenSysctl::new(SysctlCmd::Getdomaininfolist);
+        op.set_payload(&XenSysctlGetdomaininfolist {
+            first_domain: first,
+            max_domains: LIST_BATCH as u32,
+            buffer: infos.as_mut_ptr() as u64,
+            ..XenSysctlGetdomaininfolist::default()
+        });
+        match sysctl(&mut op) {
+            0 => {}
+            e => return Err(e),
+        }
+        let list: XenSysctlGetdomaininfolist = op.payload();
+        let n = (list.num_domains as usize).min(LIST_BATCH);
+        if all.try_reserve(n).is_err() {
+            return Err(hypercall_abi::Errno::NoMem.to_ret());
+        }
+        all.extend_from_slice(&infos[..n]);
+        match infos[..n].last() {
+            Some(last) if n == LIST_BATCH && last.domain < hypercall_abi::domid::DOMID_FIRST_RESERVED - 1 => {
+                first = last.domain + 1;
+            }
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// XEN_SYSCTL_readconsole: the hypervisor's console history from `index` (if `incremental`)
+/// into `buf`, emptied after if `clear`. Returns the bytes read and the index reached.
+pub fn readconsole(buf: &mut [u8], clear: bool, incremental: bool, index: u32) -> Result<(usize, u32), Ret> {
+    let mut op = XenSysctl::new(SysctlCmd::Readconsole);
+    op.set_payload(&XenSysctlReadconsole {
+        clear: u8::from(clear),
+        incremental: u8::from(incremental),
+        index,
+        buffer: buf.as_mut_ptr() as u64,
+        count: u32::try_from(buf.len()).unwrap_or(u32::MAX),
+        ..XenSysctlReadconsole::default()
+    });
+    match sysctl(&mut op) {
         0 => {
-            let info: XenSysctlPhysinfo = op.payload();
-            Ok(info.free_pages)
+            let rc: XenSysctlReadconsole = op.payload();
+            Ok(((rc.count as usize).min(buf.len()), rc.index))
         }
         e => Err(e),
     }

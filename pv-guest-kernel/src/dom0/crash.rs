@@ -27,6 +27,8 @@ fn build_and_start(
     let spec = DomuSpec {
         nr_pages: DOMU_PAGES,
         cmdline,
+        ramdisk: &[],
+        max_memkb: 0,
         serial,
     };
     let mut domu =

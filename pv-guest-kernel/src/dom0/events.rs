@@ -5,7 +5,7 @@ use hypercall_abi::event_channel::{EvtchnPort, VIRQ_DOM_EXC};
 use crate::arch::x86_64::{shared_events, toolstack_calls, xen};
 
 /// Most ports waited on at once (VIRQ_DOM_EXC included).
-const MAX_PORTS: usize = 9;
+const MAX_PORTS: usize = 64;
 
 /// Our VIRQ_DOM_EXC binding, and how often it fired.
 pub struct Events {

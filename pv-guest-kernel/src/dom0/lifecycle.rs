@@ -25,6 +25,8 @@ pub fn checks(report: &mut Report) {
     let spec = DomuSpec {
         nr_pages: DOMU_PAGES,
         cmdline: "domu=hello",
+        ramdisk: &[],
+        max_memkb: 0,
         serial: 1,
     };
     let built = builder::build(image, &spec).map_err(|e| Detail::new(format_args!("{e}")));

@@ -13,3 +13,4 @@ pub mod scenario;
 pub mod sched_share;
 pub mod session;
 pub mod weights;
+pub mod xl;

@@ -49,6 +49,8 @@ fn build(
     let spec = DomuSpec {
         nr_pages: DOMU_PAGES,
         cmdline: &cmdline,
+        ramdisk: &[],
+        max_memkb: 0,
         serial,
     };
     let mut domu =

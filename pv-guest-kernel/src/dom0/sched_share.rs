@@ -53,6 +53,8 @@ pub fn build_spinner(
     let spec = DomuSpec {
         nr_pages: DOMU_PAGES,
         cmdline: "domu=spin",
+        ramdisk: &[],
+        max_memkb: 0,
         serial,
     };
     let mut domu =

@@ -20,8 +20,9 @@ use super::calls::hc;
 use super::frames;
 use super::layout::{PADDR_OFFSET, VIRT_BASE};
 
-/// Number of foreign pages: the builder's window, and the console rings of running DomUs.
-pub const FOREIGN_SLOTS: usize = 8;
+/// Number of foreign pages: the builder's window, and the console and xenstore rings of the
+/// running DomUs (two each, for up to 30 DomUs at once).
+pub const FOREIGN_SLOTS: usize = 64;
 /// Bytes in a page.
 const PAGE: usize = 4096;
 
