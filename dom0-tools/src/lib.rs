@@ -16,6 +16,7 @@ pub mod pingpong_params;
 pub mod pvclock;
 pub mod start_info;
 pub mod vcpu_context;
+pub mod xl;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
 pub use xen_core::builder::initial_tables;
