@@ -2,16 +2,21 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod console_lines;
 pub mod console_ring;
 pub mod domain_config;
 pub mod domain_info;
 pub mod domu_plan;
 pub mod guest_pages;
+pub mod initramfs;
+pub mod mem_size;
 pub mod pingpong_params;
 pub mod pvclock;
 pub mod start_info;
 pub mod vcpu_context;
+pub mod xl_cfg;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
 pub use xen_core::builder::initial_tables;
