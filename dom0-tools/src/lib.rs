@@ -12,11 +12,13 @@ pub mod domain_info;
 pub mod domain_paths;
 pub mod domu_plan;
 pub mod guest_pages;
+pub mod initramfs;
 pub mod pingpong_params;
 pub mod pvclock;
 pub mod start_info;
 pub mod vcpu_context;
 pub mod xl;
+pub mod xl_cfg;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
 pub use xen_core::builder::initial_tables;

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod container;
 pub mod exit_code;
 pub mod images;
+pub mod initramfs;
 pub mod paths;
 pub mod process;
 pub mod qemu;
