@@ -263,7 +263,7 @@ fn shutdown(ts: &mut Toolstack, target: &Target, wait: bool, reboot: bool) -> Re
     Ok(Flow::Prompt)
 }
 
-fn attach(ts: &mut Toolstack, domid: DomId) -> Result<Flow, String> {
+pub fn attach(ts: &mut Toolstack, domid: DomId) -> Result<Flow, String> {
     let Some(d) = ts.domain(domid) else {
         return Err(format!("Unable to attach console: domain {domid} has no console served by this toolstack\n"));
     };

@@ -81,6 +81,12 @@ pub fn create(req: &CreateRequest<'_>) -> Result<Managed, String> {
         console: domu.console,
         history: ConsoleHistory::new(),
         created_ns: shared_events::system_time_ns().unwrap_or(0),
+        on_poweroff: dom0_tools::xl_cfg::Action::Destroy,
+        on_reboot: dom0_tools::xl_cfg::Action::Restart,
+        on_crash: dom0_tools::xl_cfg::Action::Destroy,
+        target_kib: req.memory_kib,
+        max_kib: req.maxmem_kib,
+        store: None,
         shutdown_handled: false,
     };
     Ok(managed)

@@ -28,6 +28,18 @@ pub struct Managed {
     pub history: ConsoleHistory,
     /// System time (ns) when it was created.
     pub created_ns: u64,
+    /// What to do when it powers off, reboots, crashes.
+    pub on_poweroff: dom0_tools::xl_cfg::Action,
+    /// See `on_poweroff`.
+    pub on_reboot: dom0_tools::xl_cfg::Action,
+    /// See `on_poweroff`.
+    pub on_crash: dom0_tools::xl_cfg::Action,
+    /// `memory/target` in KiB.
+    pub target_kib: u64,
+    /// `memory/static-max` in KiB.
+    pub max_kib: u64,
+    /// Our xenstore connection to it (ring page mapped, port bound), once introduced.
+    pub store: Option<super::store::StoreRing>,
     /// Whether its shutdown has been handled (the on_* action taken or reported).
     pub shutdown_handled: bool,
 }
