@@ -8,6 +8,7 @@ pub mod domain_config;
 pub mod domain_info;
 pub mod domu_plan;
 pub mod guest_pages;
+pub mod line_editor;
 pub mod pingpong_params;
 pub mod pvclock;
 pub mod start_info;

@@ -12,6 +12,7 @@ pub mod images;
 pub mod paths;
 pub mod process;
 pub mod qemu;
+pub mod script;
 pub mod test_summary;
 pub mod toolchain;
 pub mod xen417;
