@@ -41,6 +41,8 @@ pub enum Mode {
     DomuSpin,
     /// domu=pong: one of the two DomUs of domains=pingpong (its role on the command line).
     DomuPong,
+    /// console=echo: Dom0 echoes lines typed on the serial console until `done`.
+    ConsoleEcho,
 }
 
 impl Mode {
@@ -71,6 +73,7 @@ impl Mode {
             b"domu=bench" => Some(Mode::DomuBench),
             b"domu=spin" => Some(Mode::DomuSpin),
             b"domu=pong" => Some(Mode::DomuPong),
+            b"console=echo" => Some(Mode::ConsoleEcho),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

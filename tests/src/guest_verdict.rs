@@ -6,6 +6,7 @@ use crate::images::xen_417_or_skip;
 use crate::markers::{TEST_RESULT, TEST_SUCCESS, dom0_crash_reported};
 use crate::report::context;
 use crate::scenario::Scenario;
+use xtask::qemu::Run;
 
 /// The guest's `FAIL ...` lines, one per failed check.
 pub fn failed_checks(output: &str) -> Vec<&str> {
@@ -35,8 +36,12 @@ pub fn succeeds_on_xen_core(guest_args: &str) {
     succeeds_on_xen_core_with(guest_args, |s| s);
 }
 
-/// As [`succeeds_on_xen_core`], with the scenario adjusted by `setup` first (a ramdisk, say).
-pub fn succeeds_on_xen_core_with(guest_args: &str, setup: impl FnOnce(Scenario) -> Scenario) {
+/// As [`succeeds_on_xen_core`], with the scenario adjusted by `setup` first (a ramdisk, say);
+/// returns the run for further checks.
+pub fn succeeds_on_xen_core_with(
+    guest_args: &str,
+    setup: impl FnOnce(Scenario) -> Scenario,
+) -> Run {
     let run = setup(Scenario::xen_core(guest_args))
         .stop_when(finished)
         .linger(Duration::from_secs(30))
@@ -54,6 +59,7 @@ pub fn succeeds_on_xen_core_with(guest_args: &str, setup: impl FnOnce(Scenario) 
         "`{guest_args}` did not pass on xen-core; failed checks:\n{failed}\n{why}"
     );
     assert_eq!(run.status, Some(0), "Dom0 did not power off cleanly\n{why}");
+    run
 }
 
 /// Boots the guest with `guest_args` on Xen 4.17 (skipping with a message when the image is
@@ -62,9 +68,13 @@ pub fn succeeds_on_xen_417(guest_args: &str) {
     succeeds_on_xen_417_with(guest_args, |s| s);
 }
 
-/// As [`succeeds_on_xen_417`], with the scenario adjusted by `setup` first (a ramdisk, say).
-pub fn succeeds_on_xen_417_with(guest_args: &str, setup: impl FnOnce(Scenario) -> Scenario) {
-    let Some(xen) = xen_417_or_skip() else { return };
+/// As [`succeeds_on_xen_417`], with the scenario adjusted by `setup` first (a ramdisk, say);
+/// returns the run for further checks (None when Xen 4.17 is not available).
+pub fn succeeds_on_xen_417_with(
+    guest_args: &str,
+    setup: impl FnOnce(Scenario) -> Scenario,
+) -> Option<Run> {
+    let xen = xen_417_or_skip()?;
     let run = setup(Scenario::xen_417(xen, guest_args))
         .stop_when(finished)
         .timeout(Duration::from_secs(300))
@@ -76,6 +86,7 @@ pub fn succeeds_on_xen_417_with(guest_args: &str, setup: impl FnOnce(Scenario) -
         run.output.contains(TEST_SUCCESS),
         "`{guest_args}` did not pass on Xen 4.17; failed checks:\n{failed}\n{why}"
     );
+    Some(run)
 }
 
 #[cfg(test)]

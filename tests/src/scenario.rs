@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use xtask::boot::{Boot, Hypervisor};
 use xtask::qemu::{self, Run, RunOptions};
+use xtask::script::Script;
 
 use crate::images::images;
 
@@ -71,6 +72,17 @@ impl Scenario {
     /// After the stop text, wait up to `linger` for QEMU to exit by itself.
     pub fn linger(mut self, linger: Duration) -> Self {
         self.options = self.options.linger(linger);
+        self
+    }
+
+    /// Type `script` into the serial console (Dom0's console input) as the output asks for it:
+    /// each line once the output since the previous one ends with a prompt (`# `), `@send`
+    /// lines at once, `@wait TEXT` for TEXT (see `xtask::script`). Panics on a malformed script.
+    pub fn input(mut self, script: &str) -> Self {
+        match Script::parse(script) {
+            Ok(script) => self.options = self.options.input(script),
+            Err(why) => panic!("bad input script: {why}"),
+        }
         self
     }
 

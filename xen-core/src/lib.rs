@@ -16,6 +16,7 @@ pub mod layout;
 pub mod mm;
 pub mod multiboot;
 pub mod sched;
+pub mod serial_rx;
 pub mod time;
 pub mod trap;
 pub mod vcpu;

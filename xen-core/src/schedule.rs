@@ -194,6 +194,9 @@ fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
     let now = tsc::now_ns();
     // Accounting only: the decision below is taken anyway.
     let _ = hv.sched.tick(CPU, now);
+    // Serial input that arrived while the CPU idled wakes the hardware domain (before the
+    // reschedule request its wake makes is cleared: this decision serves it).
+    crate::console_input::notify(hv);
     RESCHED.store(false, Ordering::Relaxed);
     // Timers that came due: the running vCPU's (its periodic tick only while it runs on) and
     // those of the vCPUs off the CPU, which may wake them.

@@ -137,6 +137,8 @@ pub extern "C" fn xen_start_64(info_paddr: u64, magic: u64) -> ! {
         let current = slot.insert(hv).current.insert(dom);
         fpu::load(&mut current.vcpu.fpu);
     });
+    // Serial input goes to Dom0 from now on (Xen switches it at the end of boot too).
+    crate::console_input::start();
     log::info!("Starting Dom0 (console output follows)");
     crate::trap_entry::enter_guest(&mut regs)
 }

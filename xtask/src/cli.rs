@@ -17,12 +17,19 @@ commands:
       --ramdisk PATH           Dom0's initial ramdisk (the second boot module), e.g. a DomU kernel;
                                the default Dom0 gets its own kernel, for `domains=` scenarios
       --gdb                    wait for gdb on :1234 (QEMU -s -S)
+      --script FILE            type FILE into the serial console, then stop QEMU (see below)
   test [-- CARGO-TEST-ARGS]    build, then `cargo test --workspace` with the images
   bench [--hypervisor NAME]    build, boot the benchmark guest under -icount and print its figures
   help                         this text
 
 QEMU exit status after `run`: 0 Dom0 powered off, 3 Dom0 crashed, 5 Dom0 asked for a reboot,
-7 xen-core stopped on a fatal error. Quit QEMU with Ctrl-A X.";
+7 xen-core stopped on a fatal error. Quit QEMU with Ctrl-A X.
+
+Scripts (`run --script FILE`, or piped: `echo list | cargo xtask run --cmdline ...`): one line
+per step; each line is typed once the output since the previous one ends with a prompt (`# `);
+`@send TEXT` types at once, `@wait TEXT` waits for TEXT, `^]` types Ctrl-] and waits for a
+prompt; blank lines and `#` lines are skipped. QEMU stops once the last line is answered by a
+prompt (`xtask: script done`).";
 
 /// What to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +59,8 @@ pub struct RunArgs {
     pub ramdisk: Option<PathBuf>,
     /// Wait for a debugger.
     pub gdb: bool,
+    /// Type this script file into the serial console (`-` or none with a piped stdin: stdin).
+    pub script: Option<PathBuf>,
 }
 
 /// Parses the arguments after `cargo xtask`.
@@ -99,6 +108,7 @@ fn parse_run(rest: &[String]) -> Result<RunArgs, String> {
         cmdline: None,
         ramdisk: None,
         gdb: false,
+        script: None,
     };
     let mut options = Options::new(rest);
     while let Some(option) = options.next_option()? {
@@ -108,6 +118,7 @@ fn parse_run(rest: &[String]) -> Result<RunArgs, String> {
             "--cmdline" => run.cmdline = Some(options.value(&option)?),
             "--ramdisk" => run.ramdisk = Some(PathBuf::from(options.value(&option)?)),
             "--gdb" => options.flag(&option).map(|()| run.gdb = true)?,
+            "--script" => run.script = Some(PathBuf::from(options.value(&option)?)),
             other => return Err(format!("`run` has no option `{other}`")),
         }
     }
@@ -232,7 +243,8 @@ mod tests {
                 hypervisor: Hypervisor::XenCore,
                 cmdline: None,
                 ramdisk: None,
-                gdb: false
+                gdb: false,
+                script: None,
             }))
         );
     }
@@ -248,6 +260,8 @@ mod tests {
             "fault=hvwrite console=hvc0",
             "--ramdisk=/r",
             "--gdb",
+            "--script",
+            "list.txt",
         ]));
         assert_eq!(
             parsed,
@@ -257,6 +271,7 @@ mod tests {
                 cmdline: Some("fault=hvwrite console=hvc0".into()),
                 ramdisk: Some("/r".into()),
                 gdb: true,
+                script: Some("list.txt".into()),
             }))
         );
     }
@@ -265,6 +280,7 @@ mod tests {
     fn run_rejects_bad_options() {
         assert!(parse_words("run --dom0").is_err());
         assert!(parse_words("run --ramdisk").is_err());
+        assert!(parse_words("run --script").is_err());
         assert!(parse_words("run --hypervisor kvm").is_err());
         assert!(parse_words("run --gdb=yes").is_err());
         assert!(parse_words("run --frob").is_err());

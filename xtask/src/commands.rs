@@ -1,14 +1,19 @@
 //! The `cargo xtask` commands: build, run, test, bench; each returns the process exit status.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::{Path, PathBuf};
 use std::process::Command as Process;
+use std::time::Duration;
 
 use crate::boot::{Boot, Hypervisor, SELFTEST_ARGS};
 use crate::cli::{Command, RunArgs, USAGE};
 use crate::images::{self, Images};
+use crate::script::Script;
 use crate::test_summary::Totals;
 use crate::{bench, exit_code, paths, process, qemu, toolchain, xen417};
+
+/// How long a scripted `run` may take before QEMU is stopped.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Carries out `command`; Ok holds the exit status to leave with.
 pub fn execute(command: Command) -> Result<i32, String> {
@@ -46,7 +51,34 @@ fn hypervisor_image(hypervisor: Hypervisor, images: &Images) -> Result<PathBuf, 
     }
 }
 
+/// The script `run` types: from `--script FILE` (`-`: stdin), or from stdin when it is not a
+/// terminal and holds one. None: the interactive terminal.
+fn run_script(args: &RunArgs) -> Result<Option<Script>, String> {
+    let text = match args.script.as_deref() {
+        Some(path) if path == Path::new("-") => read_stdin()?,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("--script {}: {e}", path.display()))?,
+        None if !std::io::stdin().is_terminal() => read_stdin()?,
+        None => return Ok(None),
+    };
+    let script = Script::parse(&text)?;
+    // An empty stdin (`< /dev/null`, a detached job) leaves `run` as it always was.
+    if args.script.is_none() && script.steps.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(script))
+}
+
+fn read_stdin() -> Result<String, String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("reading the script from stdin: {e}"))?;
+    Ok(text)
+}
+
 fn run(args: RunArgs) -> Result<i32, String> {
+    let script = run_script(&args)?;
     let images = setup_and_build()?;
     let image = hypervisor_image(args.hypervisor, &images)?;
     let (dom0, default_args) = match &args.dom0 {
@@ -82,6 +114,9 @@ fn run(args: RunArgs) -> Result<i32, String> {
         println!("xtask: QEMU waits for a debugger; attach with:");
         println!("gdb {symbols}-ex 'target remote :1234'");
     }
+    if let Some(script) = script {
+        return run_scripted(&boot, args.hypervisor, script);
+    }
     println!(
         "xtask: booting {} (quit QEMU with Ctrl-A X)",
         args.hypervisor.name()
@@ -98,6 +133,46 @@ fn run(args: RunArgs) -> Result<i32, String> {
         }
         None => {
             println!("xtask: QEMU was killed by a signal");
+            Ok(1)
+        }
+    }
+}
+
+/// `run` with a script: the serial console on pipes, echoed here, the script typed into it;
+/// QEMU stops once the last line was answered by a prompt.
+fn run_scripted(boot: &Boot, hypervisor: Hypervisor, script: Script) -> Result<i32, String> {
+    println!(
+        "xtask: booting {} and typing a script of {} steps",
+        hypervisor.name(),
+        script.steps.len()
+    );
+    let options = qemu::RunOptions::until_exit(SCRIPT_TIMEOUT)
+        .echo(true)
+        .input(script)
+        .stop_after_input(true);
+    let run = qemu::run_captured(boot, &options)?;
+    println!();
+    if run.input_done {
+        println!("xtask: script done");
+        return Ok(0);
+    }
+    if run.timed_out {
+        println!(
+            "xtask: the script did not finish within {} s",
+            SCRIPT_TIMEOUT.as_secs()
+        );
+        return Ok(1);
+    }
+    match run.status {
+        Some(code) => {
+            println!(
+                "xtask: QEMU exited before the script was done: {}",
+                exit_code::describe(code)
+            );
+            Ok(code)
+        }
+        None => {
+            println!("xtask: QEMU was killed by a signal before the script was done");
             Ok(1)
         }
     }

@@ -13,6 +13,7 @@ pub mod initramfs;
 pub mod paths;
 pub mod process;
 pub mod qemu;
+pub mod script;
 pub mod test_summary;
 pub mod toolchain;
 pub mod xen417;

@@ -1,12 +1,13 @@
-//! Running QEMU: interactively on the terminal, or captured with a stop condition and a timeout.
+//! Running QEMU: interactively on the terminal, or captured with a stop condition, a timeout, and typed input.
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::boot::{Boot, Console};
+use crate::script::{Feeder, Script};
 
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-x86_64";
@@ -24,6 +25,12 @@ pub struct RunOptions {
     pub linger: Duration,
     /// Copy the serial output to our stdout as it arrives.
     pub echo: bool,
+    /// Type this script into the serial console (QEMU's stdin), each step when its turn comes
+    /// (see [`crate::script`]).
+    pub input: Option<Script>,
+    /// With `input`: stop once the script's last line was answered by a prompt (as a stop
+    /// condition: `linger` applies).
+    pub stop_after_input: bool,
 }
 
 impl RunOptions {
@@ -34,6 +41,8 @@ impl RunOptions {
             stop_when: None,
             linger: Duration::ZERO,
             echo: false,
+            input: None,
+            stop_after_input: false,
         }
     }
 
@@ -60,6 +69,18 @@ impl RunOptions {
         self.echo = echo;
         self
     }
+
+    /// Type `script` into the serial console as the output asks for it.
+    pub fn input(mut self, script: Script) -> Self {
+        self.input = Some(script);
+        self
+    }
+
+    /// Also stop once the input script is done and its last line was answered by a prompt.
+    pub fn stop_after_input(mut self, stop: bool) -> Self {
+        self.stop_after_input = stop;
+        self
+    }
 }
 
 /// What a captured run produced.
@@ -75,6 +96,8 @@ pub struct Run {
     pub timed_out: bool,
     /// How long the run took.
     pub elapsed: Duration,
+    /// Whether the input script (if any) was typed to its end.
+    pub input_done: bool,
 }
 
 impl Run {
@@ -118,17 +141,24 @@ pub fn run_interactive(boot: &Boot) -> Result<Option<i32>, String> {
     Ok(status.code())
 }
 
-/// Boots `boot` with the serial console on a pipe and collects it until `options` say stop.
+/// Boots `boot` with the serial console on pipes (QEMU's stdin too, when there is input to
+/// type) and collects it until `options` say stop.
 pub fn run_captured(boot: &Boot, options: &RunOptions) -> Result<Run, String> {
     let mut cmd = Command::new(QEMU);
+    let stdin = if options.input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
     cmd.args(boot.qemu_args(Console::Pipe))
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     run_process(cmd, options)
 }
 
-/// Runs `cmd` (stdout and stderr piped) under `options`; the engine of [`run_captured`].
+/// Runs `cmd` (stdout and stderr piped; stdin piped too when `options` has input) under
+/// `options`; the engine of [`run_captured`].
 pub fn run_process(mut cmd: Command, options: &RunOptions) -> Result<Run, String> {
     let start = Instant::now();
     let mut child = cmd
@@ -136,6 +166,27 @@ pub fn run_process(mut cmd: Command, options: &RunOptions) -> Result<Run, String
         .map_err(|e| format!("cannot start `{}`: {e}", crate::process::display(&cmd)))?;
     let stdout = child.stdout.take().ok_or("child stdout was not piped")?;
     let stderr = child.stderr.take().ok_or("child stderr was not piped")?;
+    // The feeder decides what to type; a thread writes it, so that a guest that reads slowly
+    // (QEMU stops reading its stdin while the UART is full) never holds up this loop.
+    let mut feeder = match &options.input {
+        Some(script) => {
+            let stdin = child.stdin.take().ok_or("child stdin was not piped")?;
+            Some((
+                Feeder::new(script, options.stop_after_input),
+                input_writer(stdin),
+            ))
+        }
+        None => None,
+    };
+    let mut input_done = feeder.is_none();
+    // Steps that need no output (`@send` first) go at once.
+    if let Some((feeder, writer)) = &mut feeder {
+        let bytes = feeder.advance(&[]);
+        if !bytes.is_empty() {
+            let _ = writer.send(bytes);
+        }
+        input_done = feeder.done();
+    }
 
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let stdout_reader = thread::spawn(move || pump(stdout, &tx));
@@ -171,6 +222,19 @@ pub fn run_process(mut cmd: Command, options: &RunOptions) -> Result<Run, String
                     let _ = out.write_all(&chunk).and_then(|()| out.flush());
                 }
                 output.extend_from_slice(&chunk);
+                if let Some((feeder, writer)) = &mut feeder
+                    && !input_done
+                {
+                    let bytes = feeder.advance(&output);
+                    // A writer gone means QEMU closed its stdin: it is exiting.
+                    if !bytes.is_empty() {
+                        let _ = writer.send(bytes);
+                    }
+                    input_done = feeder.done();
+                    if input_done && options.stop_after_input && matched_at.is_none() {
+                        matched_at = Some(Instant::now());
+                    }
+                }
                 if matched_at.is_none()
                     && let Some(stop_when) = &options.stop_when
                     && stop_when(&String::from_utf8_lossy(&output))
@@ -195,6 +259,8 @@ pub fn run_process(mut cmd: Command, options: &RunOptions) -> Result<Run, String
         }
     }
 
+    // Closing QEMU's stdin (the writer ends when its channel does) is no signal to stop.
+    drop(feeder);
     let status = match exited {
         Some(code) => code,
         None => {
@@ -216,7 +282,26 @@ pub fn run_process(mut cmd: Command, options: &RunOptions) -> Result<Run, String
         status,
         timed_out,
         elapsed: start.elapsed(),
+        input_done,
     })
+}
+
+/// A thread that writes what it is sent to `stdin`, in order, until the channel or the pipe
+/// closes.
+fn input_writer(mut stdin: ChildStdin) -> mpsc::Sender<Vec<u8>> {
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    thread::spawn(move || {
+        for bytes in rx {
+            if stdin
+                .write_all(&bytes)
+                .and_then(|()| stdin.flush())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    tx
 }
 
 /// Waits up to `limit` for `child` to exit, killing it after that; returns its exit code.
@@ -327,6 +412,70 @@ mod tests {
         assert!(run.output.contains("Domain 0 crashed"));
     }
 
+    /// A fake console: prompts, answers each line, and stops at `done`.
+    fn echo_shell() -> Command {
+        let mut cmd = shell(
+            "printf 'booting\\n'; while printf 'dom0# '; read -r line; do \
+             [ \"$line\" = done ] && { echo bye; exit 0; }; echo \"got <$line>\"; done",
+        );
+        cmd.stdin(Stdio::piped());
+        cmd
+    }
+
+    #[test]
+    fn types_a_script_line_by_line_at_the_prompts() {
+        let script = Script::parse("# greet\none\n@send two\n@wait got <two>\ndone\n").unwrap();
+        let run = run_process(
+            echo_shell(),
+            &RunOptions::until_exit(Duration::from_secs(20)).input(script),
+        )
+        .unwrap();
+        assert_eq!(run.status, Some(0), "{}", run.report(20));
+        assert!(run.input_done);
+        assert_eq!(
+            run.output,
+            "booting\ndom0# got <one>\ndom0# got <two>\ndom0# bye\n"
+        );
+    }
+
+    #[test]
+    fn stops_once_the_last_line_is_answered() {
+        let script = Script::parse("one\ntwo\n").unwrap();
+        let run = run_process(
+            echo_shell(),
+            &RunOptions::until_exit(Duration::from_secs(20))
+                .input(script)
+                .stop_after_input(true),
+        )
+        .unwrap();
+        assert!(run.input_done);
+        assert!(!run.timed_out);
+        assert_eq!(run.status, None, "killed, not exited");
+        assert!(
+            run.output.ends_with("got <two>\ndom0# "),
+            "{:?}",
+            run.output
+        );
+    }
+
+    #[test]
+    fn an_unanswered_script_times_out() {
+        let script = Script::parse("one\n").unwrap();
+        let run = run_process(
+            {
+                let mut cmd = shell("echo 'no prompt here'; exec sleep 30");
+                cmd.stdin(Stdio::piped());
+                cmd
+            },
+            &RunOptions::until_exit(Duration::from_millis(500))
+                .input(script)
+                .stop_after_input(true),
+        )
+        .unwrap();
+        assert!(run.timed_out);
+        assert!(!run.input_done);
+    }
+
     #[test]
     fn a_missing_program_is_an_error() {
         let mut cmd = Command::new("surely-not-a-program-xtask");
@@ -342,6 +491,7 @@ mod tests {
             status: Some(3),
             timed_out: false,
             elapsed: Duration::from_secs(2),
+            input_done: true,
         };
         let tail = run.tail(60);
         assert_eq!(tail.lines().count(), 60);

@@ -2,11 +2,11 @@
 
 use hypercall_abi::Errno;
 use hypercall_abi::console::ConsoleIoCmd;
+use hypercall_abi::event_channel::VIRQ_CONSOLE;
 
-use crate::arch::x86_64::serial;
 use crate::arch::x86_64::uaccess::{copy_from_guest, copy_to_guest};
-use crate::console;
 use crate::hypervisor::with_state;
+use crate::{console, console_input, event_glue};
 
 const CHUNK: usize = 256;
 
@@ -33,18 +33,14 @@ pub fn console_io(cmd: u64, count: u64, buffer: u64) -> Result<u64, Errno> {
             Ok(0)
         }
         ConsoleIoCmd::Read => {
-            let want = count.min(CHUNK as u64) as usize;
-            let mut n = 0;
-            while n < want {
-                match serial::read_byte() {
-                    Some(b) => {
-                        buf[n] = b;
-                        n += 1;
-                    }
-                    None => break,
-                }
+            // What the serial line brought since the last read (Xen's serial_rx ring); a
+            // buffer that cannot be written leaves the bytes for the next read.
+            let (n, more) =
+                console_input::read(count as usize, |bytes| copy_to_guest(buffer, bytes))?;
+            if more {
+                // The caller's buffer was too small: tell it that input still waits.
+                with_state(|mut st| event_glue::send_global_virq(&mut st, VIRQ_CONSOLE));
             }
-            copy_to_guest(buffer, &buf[..n])?;
             Ok(n as u64)
         }
     }

@@ -5,6 +5,7 @@ pub mod bounce_bench;
 pub mod calls;
 pub mod conform;
 pub mod console_front;
+pub mod console_input;
 pub mod control_calls;
 pub mod cpu;
 pub mod descriptors;

@@ -124,6 +124,15 @@ pub fn init() -> Result<(u32, u32), &'static str> {
     Ok((read(REG_ID) >> 24, read(REG_VERSION)))
 }
 
+/// LVT: ExtINT delivery (the 8259 PIC supplies the vector; no local APIC EOI).
+const LVT_EXTINT: u32 = 0b111 << 8;
+
+/// Lets the legacy PIC's interrupts in through LINT0 as ExtINT (the PC's "virtual wire"), so
+/// that the device lines it unmasks (the UART's) interrupt the CPU. Their EOI goes to the PIC.
+pub fn pass_pic() {
+    write(REG_LVT_LINT0, LVT_EXTINT);
+}
+
 /// Signals the end of the interrupt being handled.
 pub fn eoi() {
     write(REG_EOI, 0);

@@ -275,8 +275,20 @@ timer_interrupt_entry:
     cld
     jmp {timer_rust}
 
-    /* Vectors 32-255 but the timer's: no device interrupts are enabled, so anything here is
-       spurious (the APIC's spurious vector needs no EOI either). */
+    /* COM1's receive interrupt (the legacy PIC's IRQ 4): as for the timer. */
+    .global serial_interrupt_entry
+    .balign 16
+serial_interrupt_entry:
+    push 0
+    mov dword ptr [rsp + 4], {serial_vector}
+    SAVE_FULL
+    mov rdi, rsp
+    cld
+    jmp {serial_rust}
+
+    /* Vectors 32-255 but the timer's and the UART's: no other device interrupt is enabled,
+       so anything here is spurious (the APIC's spurious vector and the PIC's spurious IRQ 7
+       need no EOI either). */
     .global irq_ignore
     .balign 16
 irq_ignore:
@@ -303,6 +315,8 @@ syscall_saved_rsp:
     trap_rust = sym crate::trap_entry::exception,
     timer_rust = sym super::timer_irq::interrupt,
     timer_vector = const super::apic::TIMER_VECTOR,
+    serial_rust = sym super::serial_irq::interrupt,
+    serial_vector = const super::serial_irq::SERIAL_VECTOR,
     exit_check = sym crate::trap_entry::syscall_exit_check,
     reschedule = sym crate::schedule::from_hypercall,
     entry_syscall_hi = const ENTRY_SYSCALL >> 8,
@@ -353,6 +367,8 @@ unsafe extern "C" {
     pub fn irq_ignore();
     /// The stub of the local APIC timer's vector.
     pub fn timer_interrupt_entry();
+    /// The stub of COM1's interrupt vector.
+    pub fn serial_interrupt_entry();
     /// Addresses of the stubs of exception vectors 0-31.
     pub static exception_stub_table: [u64; 32];
 }
@@ -376,10 +392,10 @@ pub fn exit_to_guest(frame: CheckedFrame<'_>) -> ! {
 }
 
 /// Returns into xen-core from an exception it took itself (an NMI, a guest copy that faulted),
-/// or from a timer interrupt taken in `timer_irq::idle_wait`.
+/// or from a timer or UART interrupt taken in `timer_irq::idle_wait`.
 ///
 /// # Safety
-/// `regs` must be the frame the CPU and `exception_common` (or `timer_interrupt_entry`) built
+/// `regs` must be the frame the CPU and `exception_common` (or an interrupt stub) built
 /// for an exception or interrupt taken in xen-core (CS RPL 0), unchanged except for a RIP moved
 /// to a recovery point of the interrupted code (`uaccess::fixup_for`).
 pub unsafe fn resume_xen(regs: &GuestRegs) -> ! {

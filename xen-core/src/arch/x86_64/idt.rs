@@ -1,12 +1,15 @@
-//! The IDT: exceptions and the APIC timer go to their stubs in entry.rs; the rest are ignored.
+//! The IDT: exceptions, the APIC timer and the UART go to their stubs in entry.rs; the rest are ignored.
 
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::mem::size_of;
 
 use super::apic::TIMER_VECTOR;
-use super::entry::{exception_stub_table, irq_ignore, timer_interrupt_entry};
+use super::entry::{
+    exception_stub_table, irq_ignore, serial_interrupt_entry, timer_interrupt_entry,
+};
 use super::gdt::{HYPERVISOR_CS, IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
+use super::serial_irq::SERIAL_VECTOR;
 
 #[derive(Clone, Copy)]
 #[repr(C)]
@@ -56,6 +59,9 @@ pub fn init() {
             0..32 => gate(stubs[vector], 0, 0),
             v if v == usize::from(TIMER_VECTOR) => {
                 gate(timer_interrupt_entry as *const () as u64, 0, 0)
+            }
+            v if v == usize::from(SERIAL_VECTOR) => {
+                gate(serial_interrupt_entry as *const () as u64, 0, 0)
             }
             // Everything else, the APIC's SPURIOUS_VECTOR included (it takes no EOI): ignored.
             _ => gate(irq_ignore as *const () as u64, 0, 0),

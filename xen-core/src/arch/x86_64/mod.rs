@@ -1,4 +1,4 @@
-//! x86_64: boot, descriptor tables, entry stubs, port and MSR access, guest memory access, clocks.
+//! x86_64: boot, descriptor tables, entry stubs, port and MSR access, guest memory access, clocks, the UART.
 
 pub mod apic;
 pub mod bench_floor;
@@ -21,6 +21,7 @@ pub mod port_io;
 pub mod rtc;
 pub mod segments;
 pub mod serial;
+pub mod serial_irq;
 pub mod syscall;
 pub mod time_init;
 pub mod timer_irq;

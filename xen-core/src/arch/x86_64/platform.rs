@@ -48,6 +48,15 @@ pub unsafe fn inb(port: u16) -> u8 {
     v
 }
 
+/// The vector of the master PIC's IRQ 0 after [`mask_legacy_pics`] (IRQ n is this plus n).
+pub const LEGACY_IRQ_BASE: u8 = 0x20;
+
+/// The master PIC's command and interrupt mask ports.
+const PIC1_COMMAND: u16 = 0x20;
+const PIC1_DATA: u16 = 0x21;
+/// OCW2: non-specific end of interrupt.
+const PIC_EOI: u8 = 0x20;
+
 /// Remaps both 8259 PICs to vectors 0x20-0x2f and masks every line: xen-core takes no
 /// device interrupts yet, and a firmware-enabled timer line must not look like an exception.
 pub fn mask_legacy_pics() {
@@ -64,6 +73,25 @@ pub fn mask_legacy_pics() {
         outb(0x21, 0xff);
         outb(0xa1, 0xff);
     }
+}
+
+/// Unmasks line `irq` (0-7) of the master PIC; its interrupt arrives on vector
+/// [`LEGACY_IRQ_BASE`] + `irq` once the local APIC lets the PIC through (`apic::pass_pic`).
+pub fn unmask_legacy_irq(irq: u8) {
+    debug_assert!(irq < 8 && irq != 2, "only the master PIC's device lines");
+    // SAFETY: the PICs belong to xen-core (Dom0 is denied their ports); this only clears one
+    // bit of the master's mask register, whose handler the caller installed.
+    unsafe {
+        let mask = inb(PIC1_DATA);
+        outb(PIC1_DATA, mask & !(1 << (irq & 7)));
+    }
+}
+
+/// Ends the master PIC's interrupt being handled (a non-specific EOI).
+pub fn legacy_pic_eoi() {
+    // SAFETY: the PICs belong to xen-core; an EOI only clears the in-service bit of the
+    // interrupt being handled.
+    unsafe { outb(PIC1_COMMAND, PIC_EOI) }
 }
 
 /// Why QEMU should stop; the value reaches the host as QEMU's exit status (see xtask).

@@ -51,12 +51,13 @@ pub extern "C" fn interrupt(regs: &mut GuestRegs) -> ! {
 }
 
 /// Waits for one interrupt with interrupts enabled (`sti; hlt`), then disables them again and
-/// returns; the timer's, or an NMI. The `sti` shadow covers the `hlt`, so an interrupt that is
+/// returns; the timer's, the UART's, or an NMI. The `sti` shadow covers the `hlt`, so an interrupt that is
 /// already pending cannot slip in between and leave the CPU halted: it wakes the `hlt` at
 /// once. Without an armed deadline (and no other interrupt source) it never returns.
 pub fn idle_wait() {
     // SAFETY: the IDT sends every vector that can arrive to a stub that returns to this code
-    // with all registers intact (the timer's through `interrupt`, the others straight back); the
+    // with all registers intact (the timer's through `interrupt`, the UART's through
+    // `serial_irq::interrupt`, the others straight back); the
     // interrupt frame goes below RSP on this stack (x86_64-unknown-none has no red zone); the
     // handler may write memory (the tick counter), so this is not `nomem`.
     unsafe { asm!("sti", "hlt", "cli") };
