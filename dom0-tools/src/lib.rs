@@ -2,6 +2,8 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod console_lines;
 pub mod console_ring;
 pub mod domain_config;
@@ -12,6 +14,7 @@ pub mod pingpong_params;
 pub mod pvclock;
 pub mod start_info;
 pub mod vcpu_context;
+pub mod xenstored;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
 pub use xen_core::builder::initial_tables;
