@@ -19,6 +19,7 @@ pub mod start_info;
 pub mod vcpu_context;
 pub mod xl;
 pub mod xl_cfg;
+pub mod xenstored;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
 pub use xen_core::builder::initial_tables;
