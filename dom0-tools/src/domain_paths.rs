@@ -67,7 +67,14 @@ pub fn uuid_text(handle: &[u8; 16]) -> String {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    format!("{}-{}-{}-{}-{}", h(0..4), h(4..6), h(6..8), h(8..10), h(10..16))
+    format!(
+        "{}-{}-{}-{}-{}",
+        h(0..4),
+        h(4..6),
+        h(6..8),
+        h(8..10),
+        h(10..16)
+    )
 }
 
 /// The nodes of a new PV domain, parents before children.
@@ -138,7 +145,9 @@ pub fn entries(d: &NewDomain<'_>) -> Vec<Entry> {
         String::from("pty"),
         GuestReads,
     );
-    for dir in ["control", "data", "device", "drivers", "feature", "attr", "error"] {
+    for dir in [
+        "control", "data", "device", "drivers", "feature", "attr", "error",
+    ] {
         put(format!("{dom}/{dir}"), String::new(), GuestWrites);
     }
     put(
@@ -186,10 +195,16 @@ mod tests {
         assert_eq!(value(&e, "/local/domain/3/name").value, "d1");
         assert_eq!(value(&e, "/local/domain/3/domid").value, "3");
         assert_eq!(value(&e, "/local/domain/3/memory/target").value, "16384");
-        assert_eq!(value(&e, "/local/domain/3/memory/static-max").value, "32768");
+        assert_eq!(
+            value(&e, "/local/domain/3/memory/static-max").value,
+            "32768"
+        );
         assert_eq!(value(&e, "/local/domain/3/store/ring-ref").value, "4660");
         assert_eq!(value(&e, "/local/domain/3/console/port").value, "1");
-        assert_eq!(value(&e, "/local/domain/3/cpu/0/availability").value, "online");
+        assert_eq!(
+            value(&e, "/local/domain/3/cpu/0/availability").value,
+            "online"
+        );
         assert_eq!(
             value(&e, "/local/domain/3/vm").value,
             "/vm/00000000-0000-4000-8000-000000000001"
@@ -204,7 +219,10 @@ mod tests {
             value(&e, "/local/domain/3/control/shutdown").access,
             Access::GuestWrites
         );
-        assert_eq!(value(&e, "/local/domain/3/data").access, Access::GuestWrites);
+        assert_eq!(
+            value(&e, "/local/domain/3/data").access,
+            Access::GuestWrites
+        );
         assert_eq!(
             value(&e, "/local/domain/3/memory/target").access,
             Access::GuestReads

@@ -37,7 +37,9 @@ pub fn fill_kernel_page(image: &KernelImage, elf: &[u8], page_va: u64, out: &mut
 /// Fills `out` with the ramdisk bytes from `offset` on (zeroes past its end).
 pub fn fill_ramdisk_page(ramdisk: &[u8], offset: u64, out: &mut [u8; PAGE_BYTES]) {
     out.fill(0);
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ramdisk.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(ramdisk.len());
     let end = start.saturating_add(PAGE_BYTES).min(ramdisk.len());
     out[..end - start].copy_from_slice(&ramdisk[start..end]);
 }

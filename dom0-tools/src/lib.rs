@@ -17,9 +17,10 @@ pub mod pingpong_params;
 pub mod pvclock;
 pub mod start_info;
 pub mod vcpu_context;
+pub mod xenstored;
 pub mod xl;
 pub mod xl_cfg;
-pub mod xenstored;
+pub mod xs_ring;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
 pub use xen_core::builder::initial_tables;

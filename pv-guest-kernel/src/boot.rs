@@ -29,6 +29,9 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         start_info.nr_pages,
         Escaped(cmdline)
     );
+    // Measure the initial mapping while it is intact: later remaps of our own pages (shared_info,
+    // foreign windows) would cut the walk short and hide the ramdisk.
+    let _ = crate::arch::x86_64::frames::initial_pages();
     match Mode::from_cmdline(cmdline) {
         Mode::Selftest => selftest::suite::run(start_info, p2m),
         Mode::FaultNoHandler => faults::no_handler(),
@@ -49,6 +52,7 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::DomuBench => crate::domu::bench_partner::run(),
         Mode::DomuSpin => crate::domu::spin::run(),
         Mode::DomuPong => crate::domu::pong::run(),
+        Mode::Xl => crate::dom0::xl::run::run(start_info),
         Mode::ConsoleEcho => crate::dom0::echo::run(start_info, p2m),
     }
 }

@@ -41,6 +41,9 @@ pub enum Mode {
     DomuSpin,
     /// domu=pong: one of the two DomUs of domains=pingpong (its role on the command line).
     DomuPong,
+    /// xl: Dom0 runs the `xl` toolstack shell on its console (DomU configs and images in its
+    /// ramdisk; `xl.autostart=0` skips /etc/xen/auto).
+    Xl,
     /// console=echo: Dom0 echoes lines typed on the serial console until `done`.
     ConsoleEcho,
 }
@@ -74,6 +77,7 @@ impl Mode {
             b"domu=spin" => Some(Mode::DomuSpin),
             b"domu=pong" => Some(Mode::DomuPong),
             b"console=echo" => Some(Mode::ConsoleEcho),
+            b"xl" => Some(Mode::Xl),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

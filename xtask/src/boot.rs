@@ -11,6 +11,8 @@ pub const XEN_417_CMDLINE: &str = "console=com1 com1=115200,8n1 loglvl=all guest
 pub const XEN_417_NO_MITIGATIONS: &str = "spec-ctrl=no xpti=false";
 /// The arguments our pv-guest-kernel runs its self-test with.
 pub const SELFTEST_ARGS: &str = "selftest";
+/// The default Dom0 arguments of `cargo xtask run`: the `xl` toolstack shell.
+pub const XL_ARGS: &str = "xl";
 
 /// Which hypervisor QEMU loads with `-kernel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

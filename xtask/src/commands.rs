@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::time::Duration;
 
-use crate::boot::{Boot, Hypervisor, SELFTEST_ARGS};
+use crate::boot::{Boot, Hypervisor, XL_ARGS};
 use crate::cli::{Command, RunArgs, USAGE};
 use crate::images::{self, Images};
 use crate::script::Script;
@@ -88,7 +88,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
                 .map_err(|e| format!("--dom0 {}: {e}", path.display()))?;
             (path, "")
         }
-        None => (images.guest.clone(), SELFTEST_ARGS),
+        None => (images.guest.clone(), XL_ARGS),
     };
     let mut boot = Boot::new(args.hypervisor, image, dom0);
     boot.dom0_args = args.cmdline.unwrap_or_else(|| default_args.to_string());
@@ -97,8 +97,12 @@ fn run(args: RunArgs) -> Result<i32, String> {
             path.canonicalize()
                 .map_err(|e| format!("--ramdisk {}: {e}", path.display()))?,
         ),
-        // The default Dom0 gets its own kernel as the DomU image, so `--cmdline domains=...`
-        // scenarios work as they are.
+        // The default Dom0 in `xl` mode gets the ramdisk of DomU images and configs; with
+        // another command line it gets its own kernel as the DomU image, so `--cmdline
+        // domains=...` scenarios work as they are.
+        None if args.dom0.is_none() && boot.dom0_args.split_whitespace().next() == Some("xl") => {
+            Some(images.dom0_ramdisk.clone())
+        }
         None if args.dom0.is_none() => Some(images.guest.clone()),
         None => None,
     };

@@ -18,6 +18,8 @@ pub struct ConsoleBackend {
     domid: DomId,
     page: ForeignPage,
     local_port: Option<EvtchnPort>,
+    remote_port: EvtchnPort,
+    console_mfn: u64,
     lines: ConsoleLines,
     watches: heapless::Vec<(&'static str, u32), MAX_WATCHES>,
 }
@@ -47,6 +49,8 @@ impl ConsoleBackend {
             domid,
             page,
             local_port: Some(local_port),
+            remote_port,
+            console_mfn,
             lines: ConsoleLines::new(),
             watches: heapless::Vec::new(),
         })
@@ -55,6 +59,16 @@ impl ConsoleBackend {
     /// Our port for the console (pending when the DomU notifies), while connected.
     pub fn local_port(&self) -> Option<EvtchnPort> {
         self.local_port
+    }
+
+    /// The DomU's console frame.
+    pub fn mfn(&self) -> u64 {
+        self.console_mfn
+    }
+
+    /// The DomU's end of the console event channel.
+    pub fn remote_port(&self) -> EvtchnPort {
+        self.remote_port
     }
 
     /// From now on, count the lines that contain `needle`.

@@ -1,11 +1,11 @@
 //! domctl and sysctl as the toolstack uses them: typed requests, typed answers.
 
+use alloc::vec::Vec;
 use hypercall_abi::domctl::{
     DomctlCmd, XEN_DOMCTL_SCHEDOP_GETINFO, XEN_DOMCTL_SCHEDOP_PUTINFO, XEN_SCHEDULER_CREDIT,
     XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlHypercallInit,
     XenDomctlMaxMem, XenDomctlMaxVcpus, XenDomctlSchedCredit, XenDomctlSchedulerOp,
 };
-use alloc::vec::Vec;
 
 use hypercall_abi::domid::DomId;
 use hypercall_abi::sysctl::{
@@ -59,6 +59,22 @@ pub fn getdomaininfo(domid: DomId) -> Result<DomainState, Ret> {
             let info: XenDomctlGetdomaininfo = op.payload();
             if info.domain == domid {
                 Ok(DomainState::from(&info))
+            } else {
+                Err(hypercall_abi::Errno::Srch.to_ret())
+            }
+        }
+        e => Err(e),
+    }
+}
+
+/// XEN_DOMCTL_getdomaininfo's `handle` of exactly `domid`.
+pub fn handle(domid: DomId) -> Result<[u8; 16], Ret> {
+    let mut op = XenDomctl::new(DomctlCmd::Getdomaininfo, domid);
+    match domctl(&mut op) {
+        0 => {
+            let info: XenDomctlGetdomaininfo = op.payload();
+            if info.domain == domid {
+                Ok(info.handle)
             } else {
                 Err(hypercall_abi::Errno::Srch.to_ret())
             }
@@ -167,7 +183,10 @@ pub fn domain_list() -> Result<Vec<XenDomctlGetdomaininfo>, Ret> {
         }
         all.extend_from_slice(&infos[..n]);
         match infos[..n].last() {
-            Some(last) if n == LIST_BATCH && last.domain < hypercall_abi::domid::DOMID_FIRST_RESERVED - 1 => {
+            Some(last)
+                if n == LIST_BATCH
+                    && last.domain < hypercall_abi::domid::DOMID_FIRST_RESERVED - 1 =>
+            {
                 first = last.domain + 1;
             }
             _ => return Ok(all),
@@ -177,7 +196,12 @@ pub fn domain_list() -> Result<Vec<XenDomctlGetdomaininfo>, Ret> {
 
 /// XEN_SYSCTL_readconsole: the hypervisor's console history from `index` (if `incremental`)
 /// into `buf`, emptied after if `clear`. Returns the bytes read and the index reached.
-pub fn readconsole(buf: &mut [u8], clear: bool, incremental: bool, index: u32) -> Result<(usize, u32), Ret> {
+pub fn readconsole(
+    buf: &mut [u8],
+    clear: bool,
+    incremental: bool,
+    index: u32,
+) -> Result<(usize, u32), Ret> {
     let mut op = XenSysctl::new(SysctlCmd::Readconsole);
     op.set_payload(&XenSysctlReadconsole {
         clear: u8::from(clear),

@@ -168,8 +168,47 @@ fn parse_notes(data: &[u8], notes: &mut Notes) -> Result<(), ImageError> {
     Ok(())
 }
 
+/// Checks that the ELF64 header's program and section header tables lie inside `bytes`:
+/// xmas-elf reads them without checking (a cut-short image would panic it).
+fn check_tables(bytes: &[u8]) -> Result<(), ImageError> {
+    const EHDR64: usize = 64;
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    if bytes.len() < EHDR64 || bytes.get(4) != Some(&2) {
+        // Too short for an ELF64 header, or not ELF64: xmas-elf's own checks answer.
+        return Ok(());
+    }
+    let bad = ImageError::NotElf("header tables lie outside the file");
+    let fits = |off: Option<u64>, count: Option<u16>, size: Option<u16>| match (off, count, size) {
+        (Some(_), Some(0), _) => true,
+        (Some(off), Some(n), Some(sz)) => u64::from(n)
+            .checked_mul(u64::from(sz))
+            .and_then(|len| len.checked_add(off))
+            .is_some_and(|end| end <= bytes.len() as u64),
+        _ => false,
+    };
+    if !fits(u64_at(32), u16_at(56), u16_at(54)) || !fits(u64_at(40), u16_at(60), u16_at(58)) {
+        return Err(bad);
+    }
+    let (shnum, shstrndx) = (u16_at(60).unwrap_or(0), u16_at(62).unwrap_or(0));
+    if shnum > 0 && shstrndx >= shnum {
+        return Err(bad);
+    }
+    Ok(())
+}
+
 /// Reads `bytes` as a Xen PV kernel.
 pub fn parse(bytes: &[u8]) -> Result<KernelImage, ImageError> {
+    check_tables(bytes)?;
     let elf = ElfFile::new(bytes).map_err(ImageError::NotElf)?;
     if elf.header.pt1.class() != Class::SixtyFour
         || elf.header.pt2.machine().as_machine() != Machine::X86_64
@@ -349,6 +388,29 @@ mod tests {
         assert_eq!(img.kern_start, 0xFFFF_FFFF_8000_1000);
         assert_eq!(img.kern_end, 0xFFFF_FFFF_8000_4000);
         assert_eq!(img.segments[0].file_size, 0x2000);
+    }
+
+    #[test]
+    fn header_tables_outside_the_file_are_refused_not_read() {
+        let good = elf(&good_notes());
+        // Section headers far past the end (as in an image cut short).
+        let mut f = good.clone();
+        f[40..48].copy_from_slice(&0x10_0000u64.to_le_bytes());
+        f[58..60].copy_from_slice(&64u16.to_le_bytes());
+        f[60..62].copy_from_slice(&30u16.to_le_bytes());
+        f[62..64].copy_from_slice(&29u16.to_le_bytes());
+        assert!(matches!(parse(&f), Err(ImageError::NotElf(_))));
+        // A string-table index past the section count.
+        let mut f = good.clone();
+        f[40..48].copy_from_slice(&0x2000u64.to_le_bytes());
+        f[58..60].copy_from_slice(&64u16.to_le_bytes());
+        f[60..62].copy_from_slice(&1u16.to_le_bytes());
+        f[62..64].copy_from_slice(&5u16.to_le_bytes());
+        assert!(matches!(parse(&f), Err(ImageError::NotElf(_))));
+        // Every cut of a good image is refused without a panic.
+        for len in (0..good.len()).step_by(7) {
+            assert!(parse(&good[..len]).is_err() || len >= 0x1000);
+        }
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub fn names(ts: &Toolstack, infos: &[XenDomctlGetdomaininfo]) -> Vec<(u32, Stri
 
 /// The domain `spec` names, or the message xl prints.
 pub fn lookup(ts: &Toolstack, spec: &DomSpec) -> Result<DomId, String> {
-    let infos = control::domain_list().map_err(|e| format!("libxl: listing domains failed ({e})\n"))?;
+    let infos =
+        control::domain_list().map_err(|e| format!("libxl: listing domains failed ({e})\n"))?;
     let names = names(ts, &infos);
     let pairs: Vec<(u32, &str)> = names.iter().map(|(id, n)| (*id, n.as_str())).collect();
     let id = resolve(spec, &pairs).map_err(|e| e.to_string())?;
@@ -129,7 +130,11 @@ fn run(ts: &mut Toolstack, cmd: XlCommand) -> Result<Flow, String> {
         }
         XlCommand::MemMax { domain, mem_kib } => {
             let domid = lookup(ts, &domain)?;
-            check(control::max_mem(domid, mem_kib), "setting the maximum memory of domain", domid)
+            check(
+                control::max_mem(domid, mem_kib),
+                "setting the maximum memory of domain",
+                domid,
+            )
         }
         XlCommand::MemSet { domain, mem_kib } => {
             let domid = lookup(ts, &domain)?;
@@ -144,12 +149,14 @@ fn run(ts: &mut Toolstack, cmd: XlCommand) -> Result<Flow, String> {
             cap,
         } => sched_credit(ts, domain.as_ref(), weight, cap),
         XlCommand::Domid(name) => {
-            let domid = lookup(ts, &DomSpec::Name(name.clone())).map_err(|_| domid_not_found(&name))?;
+            let domid =
+                lookup(ts, &DomSpec::Name(name.clone())).map_err(|_| domid_not_found(&name))?;
             xlprint!("{domid}\n");
             Ok(Flow::Prompt)
         }
         XlCommand::Domname(id) => {
-            let infos = control::domain_list().map_err(|e| format!("listing domains failed ({e})\n"))?;
+            let infos =
+                control::domain_list().map_err(|e| format!("listing domains failed ({e})\n"))?;
             let names = names(ts, &infos);
             match names.iter().find(|(d, _)| *d == id) {
                 Some((_, name)) => xlprint!("{name}\n"),
@@ -183,7 +190,8 @@ fn check(ret: i64, what: &str, domid: DomId) -> Result<Flow, String> {
 }
 
 fn list(ts: &mut Toolstack, long: bool, domains: &[DomSpec]) -> Result<Flow, String> {
-    let infos = control::domain_list().map_err(|e| format!("libxl: listing domains failed ({e})\n"))?;
+    let infos =
+        control::domain_list().map_err(|e| format!("libxl: listing domains failed ({e})\n"))?;
     let names = names(ts, &infos);
     let mut wanted: Vec<DomId> = Vec::new();
     for spec in domains {
@@ -214,7 +222,9 @@ pub fn destroy(ts: &mut Toolstack, domid: DomId) -> Result<(), String> {
     }
     let ret = control::destroy(domid);
     if ret != 0 {
-        return Err(format!("libxl: error: destroying domain {domid} failed ({ret})\n"));
+        return Err(format!(
+            "libxl: error: destroying domain {domid} failed ({ret})\n"
+        ));
     }
     let gone = super::shell::wait_until(ts, DESTROY_WAIT_MS, |_| {
         control::getdomaininfo(domid).is_err()
@@ -223,7 +233,10 @@ pub fn destroy(ts: &mut Toolstack, domid: DomId) -> Result<(), String> {
     if gone {
         Ok(())
     } else {
-        Err(format!("libxl: error: domain {domid} is still dying after {} s\n", DESTROY_WAIT_MS / 1000))
+        Err(format!(
+            "libxl: error: domain {domid} is still dying after {} s\n",
+            DESTROY_WAIT_MS / 1000
+        ))
     }
 }
 
@@ -245,9 +258,13 @@ fn shutdown(ts: &mut Toolstack, target: &Target, wait: bool, reboot: bool) -> Re
         xlprint!("Waiting for {} domains\n", ids.len());
         for &domid in &ids {
             let done = if reboot {
-                super::shell::wait_until(ts, SHUTDOWN_WAIT_MS, |ts| ts.domain(domid).is_none() || control::getdomaininfo(domid).is_err())
+                super::shell::wait_until(ts, SHUTDOWN_WAIT_MS, |ts| {
+                    ts.domain(domid).is_none() || control::getdomaininfo(domid).is_err()
+                })
             } else {
-                super::shell::wait_until(ts, SHUTDOWN_WAIT_MS, |_| control::getdomaininfo(domid).is_err())
+                super::shell::wait_until(ts, SHUTDOWN_WAIT_MS, |_| {
+                    control::getdomaininfo(domid).is_err()
+                })
             };
             if done {
                 if reboot {
@@ -256,7 +273,10 @@ fn shutdown(ts: &mut Toolstack, target: &Target, wait: bool, reboot: bool) -> Re
                     xlprint!("Domain {domid} has been destroyed.\n");
                 }
             } else {
-                return Err(format!("domain {domid} did not shut down within {} s\n", SHUTDOWN_WAIT_MS / 1000));
+                return Err(format!(
+                    "domain {domid} did not shut down within {} s\n",
+                    SHUTDOWN_WAIT_MS / 1000
+                ));
             }
         }
     }
@@ -265,7 +285,9 @@ fn shutdown(ts: &mut Toolstack, target: &Target, wait: bool, reboot: bool) -> Re
 
 pub fn attach(ts: &mut Toolstack, domid: DomId) -> Result<Flow, String> {
     let Some(d) = ts.domain(domid) else {
-        return Err(format!("Unable to attach console: domain {domid} has no console served by this toolstack\n"));
+        return Err(format!(
+            "Unable to attach console: domain {domid} has no console served by this toolstack\n"
+        ));
     };
     // What the console said so far, then live output.
     d.pump_console(None);
@@ -295,7 +317,9 @@ fn sched_credit(
             .iter()
             .find(|i| i.domain == domid)
             .map_or(1, |i| i.nr_online_vcpus.max(1));
-        let current = control::sched_credit_get(domid).map_err(|e| format!("getting the credit parameters of domain {domid} failed ({e})\n"))?;
+        let current = control::sched_credit_get(domid).map_err(|e| {
+            format!("getting the credit parameters of domain {domid} failed ({e})\n")
+        })?;
         let weight = match weight {
             Some(w) => check_weight(w).map_err(|e| e.to_string())?,
             None => current.weight,
@@ -337,7 +361,9 @@ fn rename(ts: &mut Toolstack, spec: &DomSpec, new_name: &str) -> Result<Flow, St
     let pairs: Vec<(u32, &str)> = names.iter().map(|(id, n)| (*id, n.as_str())).collect();
     check_rename(u32::from(domid), new_name, &pairs).map_err(|e| e.to_string())?;
     let Some(d) = ts.domain(domid) else {
-        return Err(dom0_tools::xl::domain_name::rename_failed(&spec.to_string()));
+        return Err(dom0_tools::xl::domain_name::rename_failed(
+            &spec.to_string(),
+        ));
     };
     d.name = String::from(new_name);
     super::store::write_name(ts, domid, new_name);

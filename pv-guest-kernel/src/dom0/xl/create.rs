@@ -36,14 +36,12 @@ pub struct CreateRequest<'a> {
     pub weight: u16,
     /// Credit scheduler cap (percent of a CPU, 0: none).
     pub cap: u16,
-    /// Leave it paused (`-p`).
-    pub paused: bool,
     /// A number that makes the domain's handle unique.
     pub serial: u32,
 }
 
-/// Builds and (unless `paused`) starts the domain; on failure nothing is left behind and the
-/// error says which step failed.
+/// Builds the domain, left paused; on failure nothing is left behind and the error says which
+/// step failed.
 pub fn create(req: &CreateRequest<'_>) -> Result<Managed, String> {
     let spec = DomuSpec {
         nr_pages: req.memory_kib / PAGE_KIB,
@@ -77,7 +75,6 @@ pub fn create(req: &CreateRequest<'_>) -> Result<Managed, String> {
         config_path: String::from(req.config_path),
         store_mfn: domu.store_mfn,
         store_port: domu.store_port,
-        nr_pages: domu.nr_pages,
         console: domu.console,
         history: ConsoleHistory::new(),
         created_ns: shared_events::system_time_ns().unwrap_or(0),

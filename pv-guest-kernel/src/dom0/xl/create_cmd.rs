@@ -32,8 +32,9 @@ pub fn create_command(
 
 /// The config at `path` with `overrides` (each one more line) applied, or what is wrong.
 pub fn load(path: &str, overrides: &[String]) -> Result<DomainConfig, String> {
-    let text = files::read(path)
-        .ok_or_else(|| format!("Failed to read config file: {path}: No such file or directory\n"))?;
+    let text = files::read(path).ok_or_else(|| {
+        format!("Failed to read config file: {path}: No such file or directory\n")
+    })?;
     let mut all: Vec<u8> = Vec::new();
     all.try_reserve(text.len() + 1 + overrides.iter().map(|o| o.len() + 1).sum::<usize>())
         .map_err(|_| format!("{path}: too large\n"))?;
@@ -63,7 +64,10 @@ pub fn create_from(
         ));
     }
     let kernel = files::read(&cfg.kernel).ok_or_else(|| {
-        format!("libxl: error: kernel {}: No such file or directory\n", cfg.kernel)
+        format!(
+            "libxl: error: kernel {}: No such file or directory\n",
+            cfg.kernel
+        )
     })?;
     let ramdisk = match &cfg.ramdisk {
         Some(p) => files::read(p)
@@ -82,11 +86,13 @@ pub fn create_from(
         maxmem_kib: cfg.maxmem_kib(),
         weight: u16::try_from(cfg.cpu_weight).unwrap_or(u16::MAX),
         cap: u16::try_from(cfg.cap).unwrap_or(u16::MAX),
-        paused,
         serial: ts.serial,
     };
     let mut managed = create(&req).map_err(|e| {
-        format!("libxl: error: creating domain {} from {path} failed: {e}\n", cfg.name)
+        format!(
+            "libxl: error: creating domain {} from {path} failed: {e}\n",
+            cfg.name
+        )
     })?;
     managed.on_poweroff = cfg.on_poweroff.without_coredump();
     managed.on_reboot = cfg.on_reboot.without_coredump();
@@ -111,7 +117,12 @@ pub fn create_from(
 }
 
 /// The action to take for shutdown code `code` of a domain with these settings.
-pub fn action_for(code: u32, on_poweroff: Action, on_reboot: Action, on_crash: Action) -> Option<Action> {
+pub fn action_for(
+    code: u32,
+    on_poweroff: Action,
+    on_reboot: Action,
+    on_crash: Action,
+) -> Option<Action> {
     match code {
         0 => Some(on_poweroff),
         1 => Some(on_reboot),

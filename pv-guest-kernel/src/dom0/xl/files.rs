@@ -30,3 +30,24 @@ pub fn list(dir: &str, out: &mut dyn FnMut(&str)) {
         }
     }
 }
+
+/// What the ramdisk holds, for the boot log: its size and entries, or why there is none.
+pub fn describe() -> alloc::string::String {
+    match boot::initrd() {
+        None => alloc::string::String::from("no initial ramdisk"),
+        Some(r) if r.starts_with(b"\x7fELF") => {
+            alloc::format!(
+                "a bare kernel image of {} bytes, seen as {BARE_KERNEL_PATH}",
+                r.len()
+            )
+        }
+        Some(r) => match Archive::parse(r) {
+            Ok(a) => alloc::format!(
+                "a cpio archive of {} bytes, {} entries",
+                r.len(),
+                a.entries().count()
+            ),
+            Err(e) => alloc::format!("an unreadable archive of {} bytes: {e}", r.len()),
+        },
+    }
+}

@@ -31,7 +31,8 @@ fn text(bytes: &[u8]) -> String {
 
 /// `xl info [FIELD]`.
 pub fn info(only: Option<&str>) -> Result<Flow, String> {
-    let phys = control::physinfo().map_err(|e| alloc::format!("libxl: error: physinfo failed ({e})\n"))?;
+    let phys =
+        control::physinfo().map_err(|e| alloc::format!("libxl: error: physinfo failed ({e})\n"))?;
     let version = xen::xen_version_plain(XenVersionCmd::Version as u64);
     let (_, extra) = xen::xen_version_extraversion();
     let (_, caps) = xen::xen_version_capabilities();
@@ -88,7 +89,8 @@ pub fn dmesg(clear: bool) -> Result<Flow, String> {
 
 /// `xl vcpu-list [DOM...]`.
 pub fn vcpu_list(ts: &mut Toolstack, domains: &[DomSpec]) -> Result<Flow, String> {
-    let infos = control::domain_list().map_err(|e| alloc::format!("listing domains failed ({e})\n"))?;
+    let infos =
+        control::domain_list().map_err(|e| alloc::format!("listing domains failed ({e})\n"))?;
     let all_names = names(ts, &infos);
     let mut wanted = Vec::new();
     for spec in domains {
@@ -155,7 +157,8 @@ pub fn top(ts: &mut Toolstack) -> Result<Flow, String> {
         let pressed = super::shell::wait_until(ts, TOP_PERIOD_MS, |ts| {
             ts.input_pending() || Toolstack::now_ns() >= start + TOP_PERIOD_MS * MS
         }) && ts.input_pending();
-        let now = sample(ts).ok_or_else(|| String::from("libxl: error: sampling the domains failed\n"))?;
+        let now = sample(ts)
+            .ok_or_else(|| String::from("libxl: error: sampling the domains failed\n"))?;
         // Clear the screen and go home, as xentop redraws.
         raw(b"\x1b[H\x1b[2J");
         print(&format_top(prev.as_ref(), &now));

@@ -20,8 +20,6 @@ pub struct Managed {
     pub store_mfn: u64,
     /// Its end of the xenstore event channel.
     pub store_port: hypercall_abi::event_channel::EvtchnPort,
-    /// Pages it was built with.
-    pub nr_pages: u64,
     /// Its console ring, served by us.
     pub console: ConsoleBackend,
     /// Its recent console output.

@@ -11,7 +11,6 @@ use super::commands::{self, Flow};
 use super::create_cmd::{action_for, create_from, load};
 use super::output::{print, raw, xlprint};
 use super::toolstack::{MS, ShutdownNews, Toolstack};
-use crate::dom0::control;
 
 /// The prompt (scripts wait for its `# `).
 pub const PROMPT: &str = "dom0# ";
@@ -162,10 +161,4 @@ pub fn run(ts: &mut Toolstack, auto: bool) {
             ts.wait(50 * MS);
         }
     }
-}
-
-/// Dom0's domains are all gone or left as they are: the shell has ended.
-pub fn finish(ts: &mut Toolstack) {
-    let _ = control::free_pages();
-    let _ = ts;
 }

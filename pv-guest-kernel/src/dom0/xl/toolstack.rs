@@ -1,6 +1,5 @@
 //! The toolstack's state and its pump: consoles drained, shutdowns handled, while waiting for news.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use hypercall_abi::domid::DomId;
@@ -9,6 +8,7 @@ use hypercall_abi::event_channel::EvtchnPort;
 use dom0_tools::domain_info::DomainState;
 
 use super::managed::Managed;
+use crate::arch::x86_64::console_input::ConsoleInput;
 use crate::arch::x86_64::{shared_events, xen};
 use crate::dom0::control;
 use crate::dom0::events::Events;
@@ -43,16 +43,29 @@ pub struct Toolstack {
     dom_exc_checked: u32,
     /// Domains created so far (makes handles unique).
     pub serial: u32,
+    /// xenstored.
+    pub xs: dom0_tools::xenstored::Xenstored,
+    /// Dom0's console input (VIRQ_CONSOLE and console_io read).
+    input: Option<ConsoleInput>,
+    /// Input read while a command ran (top's "any key"), for the shell.
+    typeahead: Vec<u8>,
 }
 
 impl Toolstack {
     /// A toolstack with no domains yet.
-    pub fn new(events: Events) -> Self {
+    pub fn new(events: Events, input: Option<ConsoleInput>) -> Self {
+        let mut extra_ports = Vec::new();
+        if let Some(i) = &input {
+            extra_ports.push(i.port());
+        }
         Toolstack {
+            xs: super::store::new_daemon(),
+            input,
+            typeahead: Vec::new(),
             events,
             domains: Vec::new(),
             attached: None,
-            extra_ports: Vec::new(),
+            extra_ports,
             dom_exc_checked: 0,
             serial: 0,
         }
@@ -61,11 +74,6 @@ impl Toolstack {
     /// The managed domain `domid`.
     pub fn domain(&mut self, domid: DomId) -> Option<&mut Managed> {
         self.domains.iter_mut().find(|d| d.domid == domid)
-    }
-
-    /// The managed domain called `name`.
-    pub fn by_name(&self, name: &str) -> Option<&Managed> {
-        self.domains.iter().find(|d| d.name == name)
     }
 
     /// Drains every console into its history (the attached one also to the serial line).
@@ -154,6 +162,36 @@ impl Toolstack {
         self.events.wait(&ports, max_ns.min(TICK_NS));
     }
 
+    /// Console input: what was typed ahead, else what is there now (never blocks).
+    pub fn read_input(&mut self, buf: &mut [u8]) -> usize {
+        if !self.typeahead.is_empty() {
+            let n = buf.len().min(self.typeahead.len());
+            buf[..n].copy_from_slice(&self.typeahead[..n]);
+            self.typeahead.drain(..n);
+            return n;
+        }
+        self.input.as_ref().map_or(0, |i| i.read(buf))
+    }
+
+    /// Whether console input is waiting (it is kept for [`Toolstack::read_input`]).
+    pub fn input_pending(&mut self) -> bool {
+        if self.typeahead.is_empty()
+            && let Some(i) = &self.input
+        {
+            let mut buf = [0u8; 16];
+            let n = i.read(&mut buf);
+            if n > 0 && self.typeahead.try_reserve(n).is_ok() {
+                self.typeahead.extend_from_slice(&buf[..n]);
+            }
+        }
+        !self.typeahead.is_empty()
+    }
+
+    /// Forgets console input typed so far.
+    pub fn discard_input(&mut self) {
+        self.typeahead.clear();
+    }
+
     /// The system time in ns (0 if unknown).
     pub fn now_ns() -> u64 {
         shared_events::system_time_ns().unwrap_or(0)
@@ -165,9 +203,4 @@ pub fn name_free(domains: &[Managed], name: &str, except: Option<DomId>) -> bool
     !domains
         .iter()
         .any(|d| d.name == name && Some(d.domid) != except)
-}
-
-/// A domain's name for messages.
-pub fn label(name: &str, domid: DomId) -> String {
-    alloc::format!("{name} (domain {domid})")
 }
