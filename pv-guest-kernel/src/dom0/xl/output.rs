@@ -1,27 +1,28 @@
-//! Text for the serial console: xl's `\n` line ends become CR LF.
+//! Text for the serial console (the hypervisor's serial driver turns `\n` into CR LF, as Xen's does).
 
 use crate::arch::x86_64::xen;
 
 /// Bytes written per console_io call.
 const CHUNK: usize = 256;
 
-/// Writes `text` to the console, `\n` as CR LF.
+/// Writes `text` to the console.
 pub fn print(text: &str) {
-    write_bytes(text.as_bytes());
+    raw(text.as_bytes());
 }
 
-/// Writes `bytes` to the console, `\n` as CR LF.
-pub fn write_bytes(bytes: &[u8]) {
+/// Writes the line editor's echo, whose CR LF line ends become `\n` (the serial driver adds
+/// the CR).
+pub fn echo(bytes: &[u8]) {
     let mut chunk: heapless::Vec<u8, CHUNK> = heapless::Vec::new();
-    for &b in bytes {
-        if chunk.len() + 2 > CHUNK {
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        if chunk.push(b).is_err() {
             let _ = xen::console_write(&chunk);
             chunk.clear();
+            let _ = chunk.push(b);
         }
-        if b == b'\n' {
-            let _ = chunk.push(b'\r');
-        }
-        let _ = chunk.push(b);
     }
     if !chunk.is_empty() {
         let _ = xen::console_write(&chunk);
@@ -35,7 +36,7 @@ pub fn raw(bytes: &[u8]) {
     }
 }
 
-/// Prints formatted text (`\n` as CR LF).
+/// Prints formatted text.
 macro_rules! xlprint {
     ($($arg:tt)*) => {
         $crate::dom0::xl::output::print(&alloc::format!($($arg)*))

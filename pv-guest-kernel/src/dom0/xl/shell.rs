@@ -9,7 +9,7 @@ use dom0_tools::xl_cfg::Action;
 
 use super::commands::{self, Flow};
 use super::create_cmd::{action_for, create_from, load};
-use super::output::{print, raw, xlprint};
+use super::output::{print, xlprint};
 use super::toolstack::{MS, ShutdownNews, Toolstack};
 
 /// The prompt (scripts wait for its `# `).
@@ -139,7 +139,7 @@ pub fn run(ts: &mut Toolstack, auto: bool) {
                 continue;
             }
             let step = editor.feed(b);
-            raw(&step.echo);
+            super::output::echo(&step.echo);
             let Some(Event::Line(line)) = step.event else {
                 continue;
             };

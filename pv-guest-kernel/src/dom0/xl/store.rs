@@ -99,7 +99,7 @@ pub fn introduce(ts: &mut Toolstack, domid: DomId) -> Result<(), String> {
             }
         }
     }
-    let conn = match ts.xs.introduce(domid, store_mfn, u32::from(store_port)) {
+    let conn = match ts.xs.introduce(domid, store_mfn, store_port) {
         Ok(conn) => conn,
         Err(e) => {
             let _ = toolstack_calls::evtchn_close(port);
