@@ -183,6 +183,8 @@ impl LineEditor {
             CTRL_A => self.home(&mut step),
             CTRL_E => self.end(&mut step),
             0x20..=0x7e => self.insert(byte, &mut step),
+            // A tab separates words like a space (no completion on a serial line).
+            b'\t' => self.insert(b' ', &mut step),
             _ => {}
         }
         step
@@ -340,6 +342,18 @@ mod tests {
     }
 
     #[test]
+    fn a_tab_is_a_space() {
+        let mut ed = LineEditor::new("dom0# ");
+        let mut line = None;
+        for &b in b"a\tb\n" {
+            if let Some(Event::Line(l)) = ed.feed(b).event {
+                line = Some(l);
+            }
+        }
+        assert_eq!(line.as_deref(), Some("a b"));
+    }
+
+    #[test]
     fn typing_and_enter() {
         let mut ed = LineEditor::new("dom0# ");
         let (echo, events) = feed(&mut ed, b"list\r");
@@ -486,7 +500,7 @@ mod tests {
     #[test]
     fn ignores_what_it_does_not_know() {
         let mut ed = LineEditor::new("# ");
-        let (echo, events) = feed(&mut ed, b"\x00\x02\t\x80\xff\x1b[5~\x1b[99Z\x1bx\x1b[1;5D");
+        let (echo, events) = feed(&mut ed, b"\x00\x02\x80\xff\x1b[5~\x1b[99Z\x1bx\x1b[1;5D");
         assert!(echo.is_empty(), "{echo:?}");
         assert!(events.is_empty());
         assert_eq!(ed.line(), b"");
