@@ -2,16 +2,25 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod console_lines;
 pub mod console_ring;
 pub mod domain_config;
 pub mod domain_info;
 pub mod domu_plan;
+pub mod domu_shell;
+pub mod guest_balloon;
 pub mod guest_pages;
+pub mod guest_shutdown;
+pub mod line_input;
 pub mod pingpong_params;
 pub mod pvclock;
 pub mod start_info;
 pub mod vcpu_context;
+pub mod xs_client;
+pub mod xs_connection;
+pub mod xs_ring;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.
 pub use xen_core::builder::initial_tables;

@@ -49,5 +49,6 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::DomuBench => crate::domu::bench_partner::run(),
         Mode::DomuSpin => crate::domu::spin::run(),
         Mode::DomuPong => crate::domu::pong::run(),
+        Mode::DomuShell => crate::domu::shell::session::run(),
     }
 }

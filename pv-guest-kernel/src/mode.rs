@@ -41,6 +41,8 @@ pub enum Mode {
     DomuSpin,
     /// domu=pong: one of the two DomUs of domains=pingpong (its role on the command line).
     DomuPong,
+    /// domu=shell: a DomU with a small shell on its console (and a xenbus client).
+    DomuShell,
 }
 
 impl Mode {
@@ -71,6 +73,7 @@ impl Mode {
             b"domu=bench" => Some(Mode::DomuBench),
             b"domu=spin" => Some(Mode::DomuSpin),
             b"domu=pong" => Some(Mode::DomuPong),
+            b"domu=shell" => Some(Mode::DomuShell),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

@@ -33,3 +33,4 @@ pub mod upcall_stub;
 pub mod user;
 pub mod window;
 pub mod xen;
+pub mod xenstore_front;
