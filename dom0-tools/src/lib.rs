@@ -11,7 +11,10 @@ pub mod domain_config;
 pub mod domain_info;
 pub mod domain_paths;
 pub mod domu_plan;
+pub mod domu_shell;
+pub mod guest_balloon;
 pub mod guest_pages;
+pub mod guest_shutdown;
 pub mod initramfs;
 pub mod pingpong_params;
 pub mod pvclock;
@@ -20,6 +23,8 @@ pub mod vcpu_context;
 pub mod xenstored;
 pub mod xl;
 pub mod xl_cfg;
+pub mod xs_client;
+pub mod xs_connection;
 pub mod xs_ring;
 
 /// The initial page tables of a PV guest, shared with xen-core's own Dom0 builder.

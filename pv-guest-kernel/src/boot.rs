@@ -54,5 +54,6 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::DomuPong => crate::domu::pong::run(),
         Mode::Xl => crate::dom0::xl::run::run(start_info),
         Mode::ConsoleEcho => crate::dom0::echo::run(start_info, p2m),
+        Mode::DomuShell => crate::domu::shell::session::run(),
     }
 }

@@ -46,6 +46,8 @@ pub enum Mode {
     Xl,
     /// console=echo: Dom0 echoes lines typed on the serial console until `done`.
     ConsoleEcho,
+    /// domu=shell: a DomU with a small shell on its console (and a xenbus client).
+    DomuShell,
 }
 
 impl Mode {
@@ -78,6 +80,7 @@ impl Mode {
             b"domu=pong" => Some(Mode::DomuPong),
             b"console=echo" => Some(Mode::ConsoleEcho),
             b"xl" => Some(Mode::Xl),
+            b"domu=shell" => Some(Mode::DomuShell),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

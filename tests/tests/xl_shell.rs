@@ -131,3 +131,181 @@ fn a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroye
         "spin1 still listed: {after:?}"
     );
 }
+
+/// The numbers N of the `count N` lines in `text`.
+fn counts(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("count "))
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
+/// Seconds of CPU time `name` has in an `xl list` answer.
+fn cpu_seconds(list: &str, name: &str) -> f64 {
+    list.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().nth(5))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no Time(s) for {name} in\n{list}"))
+}
+
+#[test]
+fn shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest() {
+    let run = xl_on_xen_core(
+        "create /etc/xen/d1.cfg\n\
+         create /etc/xen/d2.cfg\n\
+         console d1\n\
+         @wait domu: ready\n\
+         ^]\n\
+         console d2\n\
+         @wait domu: ready\n\
+         ^]\n\
+         mem-set d1 8m\n\
+         console d1\n\
+         @wait balloon: now 8192 KiB\n\
+         ^]\n\
+         list\n\
+         shutdown -w d1\n\
+         reboot -w d2\n\
+         list\n",
+    );
+    let shrunk = listed(&answer(&run, "list", 0));
+    let d1 = shrunk.iter().find(|r| r.0 == "d1").expect("d1 listed");
+    let before = listed(&answer(&run, "list", 0));
+    let old_d2 = before.iter().find(|r| r.0 == "d2").expect("d2 listed").1;
+    let text = run.output.replace('\r', "");
+    let list_line = text
+        .lines()
+        .find(|l| l.starts_with("d1 "))
+        .expect("a d1 row");
+    assert_eq!(
+        list_line.split_whitespace().nth(2),
+        Some("8"),
+        "d1 is 8 MiB: {list_line}"
+    );
+    assert!(
+        answer(&run, "shutdown -w d1", 0).contains(&format!("Domain {} has been destroyed.", d1.1)),
+        "{}",
+        run.report(60)
+    );
+    assert!(
+        text.contains("domu: shutdown request 'poweroff'")
+            || text.contains("poweroff: action destroy")
+    );
+    let after = listed(&answer(&run, "list", 1));
+    assert!(after.iter().all(|r| r.0 != "d1"), "d1 is gone: {after:?}");
+    let new_d2 = after
+        .iter()
+        .find(|r| r.0 == "d2")
+        .expect("d2 is back after its reboot");
+    assert_ne!(new_d2.1, old_d2, "d2 restarted as a new domain");
+}
+
+#[test]
+fn on_crash_restart_restarts_the_guest() {
+    let run = xl_on_xen_core(
+        "create /etc/xen/tests/crashy.cfg\n\
+         console crashy\n\
+         @wait domu: ready\n\
+         @send crash\n\
+         @wait restarted as domain\n\
+         @wait domu: ready\n\
+         ^]\n\
+         list\n",
+    );
+    let text = run.output.replace('\r', "");
+    assert!(
+        text.contains("crashy (domain 1) crash: action restart"),
+        "{}",
+        run.report(60)
+    );
+    let rows = listed(&answer(&run, "list", 0));
+    let crashy = rows
+        .iter()
+        .find(|r| r.0 == "crashy")
+        .expect("crashy is back");
+    assert!(crashy.1 > 1, "crashy runs as a new domain: {rows:?}");
+}
+
+#[test]
+fn a_paused_guest_counter_stops_and_resumes_after_unpause() {
+    let run = xl_on_xen_core(
+        "create /etc/xen/d1.cfg\n\
+         console d1\n\
+         @wait domu: ready\n\
+         @send count\n\
+         @wait count 2\n\
+         ^]\n\
+         pause d1\n\
+         console d1\n\
+         ^]\n\
+         sleep 3\n\
+         console d1\n\
+         ^]\n\
+         unpause d1\n\
+         sleep 3\n\
+         console d1\n\
+         ^]\n",
+    );
+    let last = |nth: usize| {
+        counts(&answer(&run, "console d1", nth))
+            .into_iter()
+            .max()
+            .unwrap_or(0)
+    };
+    let (at_pause, after_sleep, after_unpause) = (last(1), last(2), last(3));
+    assert!(at_pause >= 2, "{}", run.report(60));
+    assert_eq!(
+        at_pause,
+        after_sleep,
+        "the counter moved while paused\n{}",
+        run.report(60)
+    );
+    assert!(
+        after_unpause > after_sleep,
+        "the counter did not resume\n{}",
+        run.report(60)
+    );
+}
+
+#[test]
+fn sched_credit_changes_the_cpu_split() {
+    let run = xl_on_xen_core(
+        "create /etc/xen/tests/spin1.cfg\n\
+         create /etc/xen/tests/spin2.cfg\n\
+         sched-credit -d spin1 -w 512\n\
+         console spin1\n\
+         @wait domu: ready\n\
+         @send busy 300\n\
+         ^]\n\
+         console spin2\n\
+         @wait domu: ready\n\
+         @send busy 300\n\
+         ^]\n\
+         sleep 1\n\
+         list\n\
+         sleep 6\n\
+         list\n\
+         sched-credit\n\
+         destroy spin1\n\
+         destroy spin2\n",
+    );
+    let (a, b) = (answer(&run, "list", 0), answer(&run, "list", 1));
+    let one = cpu_seconds(&b, "spin1") - cpu_seconds(&a, "spin1");
+    let two = cpu_seconds(&b, "spin2") - cpu_seconds(&a, "spin2");
+    assert!(two > 0.5, "spin2 hardly ran: {two}\n{}", run.report(60));
+    let ratio = one / two;
+    eprintln!("sched-credit 512:256 split over the window: {one:.1} s : {two:.1} s = {ratio:.2}");
+    assert!(
+        (1.6..=2.5).contains(&ratio),
+        "weights 512:256 gave {ratio:.2}\n{}",
+        run.report(60)
+    );
+    let credit = answer(&run, "sched-credit", 0);
+    assert!(
+        credit
+            .lines()
+            .any(|l| l.starts_with("spin1") && l.split_whitespace().nth(2) == Some("512")),
+        "{credit}"
+    );
+}

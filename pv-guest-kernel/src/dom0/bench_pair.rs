@@ -54,6 +54,7 @@ fn measure() -> Result<(), Detail> {
         cmdline: PARTNER_CMDLINE,
         ramdisk: &[],
         max_memkb: 0,
+        xenstore: false,
         serial: 1,
     };
     let domu = builder::build(image, &spec)

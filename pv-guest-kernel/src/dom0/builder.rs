@@ -36,6 +36,9 @@ pub struct DomuSpec<'a> {
     pub ramdisk: &'a [u8],
     /// The most memory the domain may have, in KiB (0: its initial memory).
     pub max_memkb: u64,
+    /// Give it a xenstore event channel (the caller serves xenstore); without one its
+    /// start_info says there is no xenstore (store_evtchn 0).
+    pub xenstore: bool,
     /// A number that makes the domain's handle unique.
     pub serial: u32,
 }
@@ -126,8 +129,12 @@ fn fill(
     let info = control::getdomaininfo(domid).map_err(|e| BuildError::Step("getdomaininfo", e))?;
     let console_port = toolstack_calls::evtchn_alloc_unbound(domid, BACKEND_DOMID)
         .map_err(|e| BuildError::Step("alloc_unbound (console)", e))?;
-    let store_port = toolstack_calls::evtchn_alloc_unbound(domid, BACKEND_DOMID)
-        .map_err(|e| BuildError::Step("alloc_unbound (xenstore)", e))?;
+    let store_port = if spec.xenstore {
+        toolstack_calls::evtchn_alloc_unbound(domid, BACKEND_DOMID)
+            .map_err(|e| BuildError::Step("alloc_unbound (xenstore)", e))?
+    } else {
+        0
+    };
     let mut console = ConsoleBackend::connect(domid, mfn(plan.console_pfn()), console_port)
         .map_err(|(what, e)| BuildError::Step(what, e))?;
 

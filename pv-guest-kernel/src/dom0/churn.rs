@@ -27,6 +27,7 @@ fn cycle(session: &mut Session, image: &[u8], i: u32) -> Result<(), Detail> {
         cmdline: "domu=hello",
         ramdisk: &[],
         max_memkb: 0,
+        xenstore: false,
         serial: 100 + i,
     };
     let domu = builder::build(image, &spec)

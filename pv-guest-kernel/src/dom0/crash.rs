@@ -29,6 +29,7 @@ fn build_and_start(
         cmdline,
         ramdisk: &[],
         max_memkb: 0,
+        xenstore: false,
         serial,
     };
     let mut domu =

@@ -27,6 +27,7 @@ pub fn checks(report: &mut Report) {
         cmdline: "domu=hello",
         ramdisk: &[],
         max_memkb: 0,
+        xenstore: false,
         serial: 1,
     };
     let built = builder::build(image, &spec).map_err(|e| Detail::new(format_args!("{e}")));

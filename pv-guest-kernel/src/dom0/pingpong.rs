@@ -51,6 +51,7 @@ fn build(
         cmdline: &cmdline,
         ramdisk: &[],
         max_memkb: 0,
+        xenstore: false,
         serial,
     };
     let mut domu =

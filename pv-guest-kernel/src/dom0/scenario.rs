@@ -1,4 +1,4 @@
-//! The domain scenarios Dom0 runs (`domains=lifecycle|crash|churn|weights|cap|pingpong`) and the steps they share.
+//! The domain scenarios Dom0 runs (`domains=lifecycle|crash|churn|weights|cap|pingpong|shell`) and the steps they share.
 
 use hypercall_abi::start_info::StartInfo;
 
@@ -28,6 +28,8 @@ pub enum Scenario {
     Cap,
     /// Two DomUs ping-pong over an event channel and share a page by grant map and copy.
     Pingpong,
+    /// A `domu=shell` DomU: ready line, commands typed on its console, poweroff by command.
+    Shell,
 }
 
 impl Scenario {
@@ -40,6 +42,7 @@ impl Scenario {
             b"domains=weights" => Some(Scenario::Weights),
             b"domains=cap" => Some(Scenario::Cap),
             b"domains=pingpong" => Some(Scenario::Pingpong),
+            b"domains=shell" => Some(Scenario::Shell),
             _ => None,
         }
     }
@@ -52,6 +55,7 @@ impl Scenario {
             Scenario::Weights => "domains=weights",
             Scenario::Cap => "domains=cap",
             Scenario::Pingpong => "domains=pingpong",
+            Scenario::Shell => "domains=shell",
         }
     }
 }
@@ -69,6 +73,7 @@ pub fn run(scenario: Scenario, start_info: &'static StartInfo, p2m: &'static [u6
             Scenario::Weights => super::weights::checks(report),
             Scenario::Cap => super::cap::checks(report),
             Scenario::Pingpong => super::pingpong::checks(report),
+            Scenario::Shell => super::domu_shell::checks(report),
         },
     )
 }

@@ -55,6 +55,7 @@ pub fn build_spinner(
         cmdline: "domu=spin",
         ramdisk: &[],
         max_memkb: 0,
+        xenstore: false,
         serial,
     };
     let mut domu =

@@ -34,3 +34,4 @@ pub mod upcall_stub;
 pub mod user;
 pub mod window;
 pub mod xen;
+pub mod xenstore_front;

@@ -48,6 +48,7 @@ pub fn create(req: &CreateRequest<'_>) -> Result<Managed, String> {
         cmdline: req.cmdline,
         ramdisk: req.ramdisk,
         max_memkb: req.maxmem_kib,
+        xenstore: true,
         serial: req.serial,
     };
     let domu = builder::build(req.kernel, &spec).map_err(|e| format!("{e}"))?;

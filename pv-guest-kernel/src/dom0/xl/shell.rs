@@ -92,7 +92,7 @@ fn on_shutdown(ts: &mut Toolstack, news: ShutdownNews) {
             }
         }
     }
-    if ts.attached.is_none() {
+    if ts.attached.is_none() && !ts.in_command {
         print(PROMPT);
     }
 }
@@ -117,7 +117,9 @@ fn autostart(ts: &mut Toolstack) {
 /// Runs the shell until `exit`; `auto` creates the autostart domains first.
 pub fn run(ts: &mut Toolstack, auto: bool) {
     if auto {
+        ts.in_command = true;
         autostart(ts);
+        ts.in_command = false;
     }
     let mut editor = LineEditor::new(PROMPT);
     print(PROMPT);
@@ -144,7 +146,12 @@ pub fn run(ts: &mut Toolstack, auto: bool) {
                 continue;
             };
             let flow = match parse_line(&line) {
-                Ok(Some(cmd)) => commands::execute(ts, cmd),
+                Ok(Some(cmd)) => {
+                    ts.in_command = true;
+                    let flow = commands::execute(ts, cmd);
+                    ts.in_command = false;
+                    flow
+                }
                 Ok(None) => Flow::Prompt,
                 Err(e) => {
                     xlprint!("{e}");

@@ -43,6 +43,8 @@ pub struct Toolstack {
     dom_exc_checked: u32,
     /// Domains created so far (makes handles unique).
     pub serial: u32,
+    /// A command is running (its output, not a prompt, comes next).
+    pub in_command: bool,
     /// xenstored.
     pub xs: dom0_tools::xenstored::Xenstored,
     /// Dom0's console input (VIRQ_CONSOLE and console_io read).
@@ -68,6 +70,7 @@ impl Toolstack {
             extra_ports,
             dom_exc_checked: 0,
             serial: 0,
+            in_command: false,
         }
     }
 
