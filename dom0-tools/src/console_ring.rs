@@ -5,9 +5,9 @@
 
 use core::mem::offset_of;
 
-use hypercall_abi::io_console::{
-    XENCONS_IN_SIZE, XENCONS_OUT_SIZE, XenconsInterface, mask_in, mask_out,
-};
+use hypercall_abi::io_console::{XENCONS_IN_SIZE, XENCONS_OUT_SIZE, XenconsInterface, mask_out};
+
+use crate::byte_ring::ByteRing;
 
 /// Byte offset of the input ring in the page.
 const IN: usize = offset_of!(XenconsInterface, in_);
@@ -41,15 +41,22 @@ pub struct Corrupt {
     pub prod: u32,
 }
 
-/// Bytes between `cons` and `prod` in a ring of `size`, or `Corrupt`.
-fn pending(cons: u32, prod: u32, size: usize) -> Result<usize, Corrupt> {
-    let n = prod.wrapping_sub(cons) as usize;
-    if n > size {
-        Err(Corrupt { cons, prod })
-    } else {
-        Ok(n)
-    }
-}
+const _: () = assert!(XENCONS_IN_SIZE.is_power_of_two() && XENCONS_OUT_SIZE.is_power_of_two());
+
+/// The input ring (Dom0 produces).
+const INPUT: ByteRing = ByteRing {
+    data: IN,
+    size: XENCONS_IN_SIZE,
+    cons: IN_CONS,
+    prod: IN_PROD,
+};
+/// The output ring (the DomU produces).
+const OUTPUT: ByteRing = ByteRing {
+    data: OUT,
+    size: XENCONS_OUT_SIZE,
+    cons: OUT_CONS,
+    prod: OUT_PROD,
+};
 
 /// Dom0: hands every byte the DomU wrote to its output ring to `sink`, in order, and frees
 /// them. Returns how many. A corrupt ring is skipped to its producer index (the bytes are lost)
@@ -57,7 +64,7 @@ fn pending(cons: u32, prod: u32, size: usize) -> Result<usize, Corrupt> {
 pub fn drain_output(ring: &mut dyn RingMemory, sink: &mut dyn FnMut(u8)) -> Result<usize, Corrupt> {
     let cons = ring.read_u32(OUT_CONS);
     let prod = ring.read_u32(OUT_PROD);
-    let n = match pending(cons, prod, XENCONS_OUT_SIZE) {
+    let n = match OUTPUT.pending(cons, prod) {
         Ok(n) => n,
         Err(e) => {
             ring.write_u32(OUT_CONS, prod);
@@ -73,40 +80,17 @@ pub fn drain_output(ring: &mut dyn RingMemory, sink: &mut dyn FnMut(u8)) -> Resu
 
 /// Dom0: appends as much of `bytes` as fits to the DomU's input ring; returns how many.
 pub fn write_input(ring: &mut dyn RingMemory, bytes: &[u8]) -> Result<usize, Corrupt> {
-    let cons = ring.read_u32(IN_CONS);
-    let prod = ring.read_u32(IN_PROD);
-    let used = pending(cons, prod, XENCONS_IN_SIZE)?;
-    let n = bytes.len().min(XENCONS_IN_SIZE - used);
-    for (i, &b) in bytes[..n].iter().enumerate() {
-        ring.write_u8(IN + mask_in(prod.wrapping_add(i as u32)), b);
-    }
-    ring.write_u32(IN_PROD, prod.wrapping_add(n as u32));
-    Ok(n)
+    INPUT.produce(ring, bytes)
 }
 
 /// DomU: appends as much of `bytes` as fits to the output ring; returns how many (0 when full).
 pub fn write_output(ring: &mut dyn RingMemory, bytes: &[u8]) -> Result<usize, Corrupt> {
-    let cons = ring.read_u32(OUT_CONS);
-    let prod = ring.read_u32(OUT_PROD);
-    let used = pending(cons, prod, XENCONS_OUT_SIZE)?;
-    let n = bytes.len().min(XENCONS_OUT_SIZE - used);
-    for (i, &b) in bytes[..n].iter().enumerate() {
-        ring.write_u8(OUT + mask_out(prod.wrapping_add(i as u32)), b);
-    }
-    ring.write_u32(OUT_PROD, prod.wrapping_add(n as u32));
-    Ok(n)
+    OUTPUT.produce(ring, bytes)
 }
 
 /// DomU: moves input bytes into `buf` (as many as fit) and frees them; returns how many.
 pub fn read_input(ring: &mut dyn RingMemory, buf: &mut [u8]) -> Result<usize, Corrupt> {
-    let cons = ring.read_u32(IN_CONS);
-    let prod = ring.read_u32(IN_PROD);
-    let n = pending(cons, prod, XENCONS_IN_SIZE)?.min(buf.len());
-    for (i, slot) in buf[..n].iter_mut().enumerate() {
-        *slot = ring.read_u8(IN + mask_in(cons.wrapping_add(i as u32)));
-    }
-    ring.write_u32(IN_CONS, cons.wrapping_add(n as u32));
-    Ok(n)
+    INPUT.consume(ring, buf)
 }
 
 #[cfg(test)]

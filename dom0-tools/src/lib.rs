@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+pub mod byte_ring;
 pub mod console_history;
 pub mod console_lines;
 pub mod console_ring;

@@ -6,7 +6,9 @@
 
 use core::mem::offset_of;
 
-use hypercall_abi::xenstore::{XENSTORE_RING_SIZE, XenstoreDomainInterface, mask_xenstore_idx};
+use hypercall_abi::xenstore::{XENSTORE_RING_SIZE, XenstoreDomainInterface};
+
+use crate::byte_ring::ByteRing;
 
 pub use crate::console_ring::{Corrupt, RingMemory};
 
@@ -19,75 +21,43 @@ const REQ_PROD: usize = offset_of!(XenstoreDomainInterface, req_prod);
 const RSP_CONS: usize = offset_of!(XenstoreDomainInterface, rsp_cons);
 const RSP_PROD: usize = offset_of!(XenstoreDomainInterface, rsp_prod);
 
-/// Bytes between `cons` and `prod` in a ring, or `Corrupt`.
-fn pending(cons: u32, prod: u32) -> Result<usize, Corrupt> {
-    let n = prod.wrapping_sub(cons) as usize;
-    if n > XENSTORE_RING_SIZE {
-        Err(Corrupt { cons, prod })
-    } else {
-        Ok(n)
-    }
-}
+const _: () = assert!(XENSTORE_RING_SIZE.is_power_of_two());
 
-/// Appends as much of `bytes` as fits to the ring at `ring_at` whose indexes are at
-/// `cons_at` (the other end's) and `prod_at` (ours); returns how many.
-fn produce(
-    page: &mut dyn RingMemory,
-    ring_at: usize,
-    cons_at: usize,
-    prod_at: usize,
-    bytes: &[u8],
-) -> Result<usize, Corrupt> {
-    let cons = page.read_u32(cons_at);
-    let prod = page.read_u32(prod_at);
-    let used = pending(cons, prod)?;
-    let n = bytes.len().min(XENSTORE_RING_SIZE - used);
-    for (i, &b) in bytes[..n].iter().enumerate() {
-        page.write_u8(ring_at + mask_xenstore_idx(prod.wrapping_add(i as u32)), b);
-    }
-    page.write_u32(prod_at, prod.wrapping_add(n as u32));
-    Ok(n)
-}
-
-/// Moves bytes from the ring at `ring_at` (indexes at `cons_at`, ours, and `prod_at`, the
-/// other end's) into `buf`, as many as fit, and frees them; returns how many.
-fn consume(
-    page: &mut dyn RingMemory,
-    ring_at: usize,
-    cons_at: usize,
-    prod_at: usize,
-    buf: &mut [u8],
-) -> Result<usize, Corrupt> {
-    let cons = page.read_u32(cons_at);
-    let prod = page.read_u32(prod_at);
-    let n = pending(cons, prod)?.min(buf.len());
-    for (i, slot) in buf[..n].iter_mut().enumerate() {
-        *slot = page.read_u8(ring_at + mask_xenstore_idx(cons.wrapping_add(i as u32)));
-    }
-    page.write_u32(cons_at, cons.wrapping_add(n as u32));
-    Ok(n)
-}
+/// The request ring (the guest produces).
+const REQUESTS: ByteRing = ByteRing {
+    data: REQ,
+    size: XENSTORE_RING_SIZE,
+    cons: REQ_CONS,
+    prod: REQ_PROD,
+};
+/// The response ring (xenstored produces).
+const RESPONSES: ByteRing = ByteRing {
+    data: RSP,
+    size: XENSTORE_RING_SIZE,
+    cons: RSP_CONS,
+    prod: RSP_PROD,
+};
 
 /// Guest: appends as much of `bytes` as fits to the request ring; returns how many (0 when full).
 pub fn write_request(page: &mut dyn RingMemory, bytes: &[u8]) -> Result<usize, Corrupt> {
-    produce(page, REQ, REQ_CONS, REQ_PROD, bytes)
+    REQUESTS.produce(page, bytes)
 }
 
 /// Guest: moves reply and watch-event bytes into `buf` (as many as fit) and frees them;
 /// returns how many.
 pub fn read_response(page: &mut dyn RingMemory, buf: &mut [u8]) -> Result<usize, Corrupt> {
-    consume(page, RSP, RSP_CONS, RSP_PROD, buf)
+    RESPONSES.consume(page, buf)
 }
 
 /// xenstored: moves request bytes into `buf` (as many as fit) and frees them; returns how many.
 pub fn read_request(page: &mut dyn RingMemory, buf: &mut [u8]) -> Result<usize, Corrupt> {
-    consume(page, REQ, REQ_CONS, REQ_PROD, buf)
+    REQUESTS.consume(page, buf)
 }
 
 /// xenstored: appends as much of `bytes` as fits to the response ring; returns how many
 /// (0 when full).
 pub fn write_response(page: &mut dyn RingMemory, bytes: &[u8]) -> Result<usize, Corrupt> {
-    produce(page, RSP, RSP_CONS, RSP_PROD, bytes)
+    RESPONSES.produce(page, bytes)
 }
 
 #[cfg(test)]
