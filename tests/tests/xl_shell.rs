@@ -4,34 +4,53 @@
 
 use std::time::Duration;
 
-use tests::images::images;
+use tests::images::{images, xen_417_or_skip};
 use tests::scenario::Scenario;
 use xtask::qemu::Run;
 
-/// Boots the xl system on xen-core without the autostart domains and types `script`, then `exit`.
-fn xl_on_xen_core(script: &str) -> Run {
+/// The hypervisors the xl system runs on.
+#[derive(Clone, Copy, Debug)]
+enum On {
+    XenCore,
+    Xen417,
+}
+
+/// Boots the xl system without the autostart domains and types `script`, then `exit`; None
+/// when Xen 4.17 is not available (the test is then skipped, as the other Xen tests are).
+fn xl_on(on: On, script: &str) -> Option<Run> {
     let mut all = String::from(script);
     all.push_str("exit\n");
-    let run = Scenario::xen_core("xl xl.autostart=0")
+    let scenario = match on {
+        On::XenCore => Scenario::xen_core(ARGS),
+        On::Xen417 => Scenario::xen_417(xen_417_or_skip()?, ARGS),
+    };
+    let run = scenario
         .ramdisk(images().dom0_ramdisk.clone())
         .input(&all)
         .stop_at("xl: shell ended")
         .linger(Duration::from_secs(30))
-        .timeout(Duration::from_secs(400))
+        .timeout(Duration::from_secs(600))
         .boot();
     assert!(
         !run.output.contains("PANIC"),
-        "xen-core panicked\n{}",
+        "{on:?}: a panic\n{}",
         run.report(60)
     );
-    assert!(!run.output.contains("panic"), "a panic\n{}", run.report(60));
+    assert!(
+        !run.output.contains("panic"),
+        "{on:?}: a panic\n{}",
+        run.report(60)
+    );
     assert!(
         run.input_done,
-        "the script was not typed to its end\n{}",
+        "{on:?}: the script was not typed to its end\n{}",
         run.report(60)
     );
-    run
+    Some(run)
 }
+
+/// Dom0's arguments: the xl shell, no autostart domains.
+const ARGS: &str = "xl xl.autostart=0";
 
 /// The text printed between the echo of `command` at the prompt and the next prompt.
 fn answer(run: &Run, command: &str, nth: usize) -> String {
@@ -65,8 +84,18 @@ fn listed(text: &str) -> Vec<(String, u32, String)> {
 }
 
 #[test]
-fn bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing() {
-    let run = xl_on_xen_core(
+fn bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing_on_xen_core() {
+    bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing(On::XenCore);
+}
+
+#[test]
+fn bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing_on_xen_417() {
+    bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing(On::Xen417);
+}
+
+fn bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing(on: On) {
+    let Some(run) = xl_on(
+        on,
         "create /etc/xen/tests/bad.cfg\n\
          create /etc/xen/tests/corrupt.cfg\n\
          create /etc/xen/tests/missing.cfg\n\
@@ -74,7 +103,9 @@ fn bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing
          pause 42\n\
          frobnicate\n\
          list\n",
-    );
+    ) else {
+        return;
+    };
     assert!(
         answer(&run, "create /etc/xen/tests/bad.cfg", 0)
             .contains("/etc/xen/tests/bad.cfg:4: memory: expected a number, got \"lots\""),
@@ -99,8 +130,18 @@ fn bad_configs_unknown_domains_and_corrupt_images_are_refused_and_change_nothing
 }
 
 #[test]
-fn a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroyed() {
-    let run = xl_on_xen_core(
+fn a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroyed_on_xen_core() {
+    a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroyed(On::XenCore);
+}
+
+#[test]
+fn a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroyed_on_xen_417() {
+    a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroyed(On::Xen417);
+}
+
+fn a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroyed(on: On) {
+    let Some(run) = xl_on(
+        on,
         "create /etc/xen/tests/spin1.cfg extra=\"domu=ticker\"\n\
          list\n\
          pause spin1\n\
@@ -111,7 +152,9 @@ fn a_guest_is_created_listed_paused_unpaused_watched_on_its_console_and_destroye
          ^]\n\
          destroy spin1\n\
          list\n",
-    );
+    ) else {
+        return;
+    };
     let created = listed(&answer(&run, "list", 0));
     let spin = created
         .iter()
@@ -150,8 +193,18 @@ fn cpu_seconds(list: &str, name: &str) -> f64 {
 }
 
 #[test]
-fn shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest() {
-    let run = xl_on_xen_core(
+fn shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest_on_xen_core() {
+    shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest(On::XenCore);
+}
+
+#[test]
+fn shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest_on_xen_417() {
+    shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest(On::Xen417);
+}
+
+fn shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest(on: On) {
+    let Some(run) = xl_on(
+        on,
         "create /etc/xen/d1.cfg\n\
          create /etc/xen/d2.cfg\n\
          console d1\n\
@@ -168,7 +221,9 @@ fn shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest() {
          shutdown -w d1\n\
          reboot -w d2\n\
          list\n",
-    );
+    ) else {
+        return;
+    };
     let shrunk = listed(&answer(&run, "list", 0));
     let d1 = shrunk.iter().find(|r| r.0 == "d1").expect("d1 listed");
     let before = listed(&answer(&run, "list", 0));
@@ -202,8 +257,18 @@ fn shutdown_and_reboot_are_honoured_and_mem_set_shrinks_the_guest() {
 }
 
 #[test]
-fn on_crash_restart_restarts_the_guest() {
-    let run = xl_on_xen_core(
+fn on_crash_restart_restarts_the_guest_on_xen_core() {
+    on_crash_restart_restarts_the_guest(On::XenCore);
+}
+
+#[test]
+fn on_crash_restart_restarts_the_guest_on_xen_417() {
+    on_crash_restart_restarts_the_guest(On::Xen417);
+}
+
+fn on_crash_restart_restarts_the_guest(on: On) {
+    let Some(run) = xl_on(
+        on,
         "create /etc/xen/tests/crashy.cfg\n\
          console crashy\n\
          @wait domu: ready\n\
@@ -212,7 +277,9 @@ fn on_crash_restart_restarts_the_guest() {
          @wait domu: ready\n\
          ^]\n\
          list\n",
-    );
+    ) else {
+        return;
+    };
     let text = run.output.replace('\r', "");
     assert!(
         text.contains("crashy (domain 1) crash: action restart"),
@@ -228,8 +295,18 @@ fn on_crash_restart_restarts_the_guest() {
 }
 
 #[test]
-fn a_paused_guest_counter_stops_and_resumes_after_unpause() {
-    let run = xl_on_xen_core(
+fn a_paused_guest_counter_stops_and_resumes_after_unpause_on_xen_core() {
+    a_paused_guest_counter_stops_and_resumes_after_unpause(On::XenCore);
+}
+
+#[test]
+fn a_paused_guest_counter_stops_and_resumes_after_unpause_on_xen_417() {
+    a_paused_guest_counter_stops_and_resumes_after_unpause(On::Xen417);
+}
+
+fn a_paused_guest_counter_stops_and_resumes_after_unpause(on: On) {
+    let Some(run) = xl_on(
+        on,
         "create /etc/xen/d1.cfg\n\
          console d1\n\
          @wait domu: ready\n\
@@ -246,7 +323,9 @@ fn a_paused_guest_counter_stops_and_resumes_after_unpause() {
          sleep 3\n\
          console d1\n\
          ^]\n",
-    );
+    ) else {
+        return;
+    };
     let last = |nth: usize| {
         counts(&answer(&run, "console d1", nth))
             .into_iter()
@@ -269,8 +348,18 @@ fn a_paused_guest_counter_stops_and_resumes_after_unpause() {
 }
 
 #[test]
-fn sched_credit_changes_the_cpu_split() {
-    let run = xl_on_xen_core(
+fn sched_credit_changes_the_cpu_split_on_xen_core() {
+    sched_credit_changes_the_cpu_split(On::XenCore);
+}
+
+#[test]
+fn sched_credit_changes_the_cpu_split_on_xen_417() {
+    sched_credit_changes_the_cpu_split(On::Xen417);
+}
+
+fn sched_credit_changes_the_cpu_split(on: On) {
+    let Some(run) = xl_on(
+        on,
         "create /etc/xen/tests/spin1.cfg\n\
          create /etc/xen/tests/spin2.cfg\n\
          sched-credit -d spin1 -w 512\n\
@@ -289,7 +378,9 @@ fn sched_credit_changes_the_cpu_split() {
          sched-credit\n\
          destroy spin1\n\
          destroy spin2\n",
-    );
+    ) else {
+        return;
+    };
     let (a, b) = (answer(&run, "list", 0), answer(&run, "list", 1));
     let one = cpu_seconds(&b, "spin1") - cpu_seconds(&a, "spin1");
     let two = cpu_seconds(&b, "spin2") - cpu_seconds(&a, "spin2");
