@@ -13,6 +13,11 @@ pub fn system_time_ns(t: &VcpuTimeInfo, tsc: u64) -> u64 {
         d if d > i64::MAX as u64 => 0,
         d => d,
     };
+    t.system_time.saturating_add(ticks_to_ns(t, delta))
+}
+
+/// Nanoseconds that `delta` TSC ticks make, by the snapshot's scale.
+pub fn ticks_to_ns(t: &VcpuTimeInfo, delta: u64) -> u64 {
     let shift = i32::from(t.tsc_shift);
     let shifted = match shift {
         0..=63 => delta.checked_shl(shift as u32).unwrap_or(u64::MAX),
@@ -20,8 +25,7 @@ pub fn system_time_ns(t: &VcpuTimeInfo, tsc: u64) -> u64 {
         _ => 0,
     };
     let scaled = (u128::from(shifted) * u128::from(t.tsc_to_system_mul)) >> 32;
-    t.system_time
-        .saturating_add(u64::try_from(scaled).unwrap_or(u64::MAX))
+    u64::try_from(scaled).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

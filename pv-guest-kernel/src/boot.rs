@@ -53,6 +53,7 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::DomuSpin => crate::domu::spin::run(),
         Mode::DomuPong => crate::domu::pong::run(),
         Mode::Xl => crate::dom0::xl::run::run(start_info),
+        Mode::BenchCreate => crate::dom0::xl::bench_create::run(),
         Mode::ConsoleEcho => crate::dom0::echo::run(start_info, p2m),
         Mode::DomuShell => crate::domu::shell::session::run(),
     }

@@ -44,6 +44,8 @@ pub enum Mode {
     /// xl: Dom0 runs the `xl` toolstack shell on its console (DomU configs and images in its
     /// ramdisk; `xl.autostart=0` skips /etc/xen/auto).
     Xl,
+    /// bench=create: Dom0 times `xl create` (its ramdisk is the DomU kernel).
+    BenchCreate,
     /// console=echo: Dom0 echoes lines typed on the serial console until `done`.
     ConsoleEcho,
     /// domu=shell: a DomU with a small shell on its console (and a xenbus client).
@@ -80,6 +82,7 @@ impl Mode {
             b"domu=pong" => Some(Mode::DomuPong),
             b"console=echo" => Some(Mode::ConsoleEcho),
             b"xl" => Some(Mode::Xl),
+            b"bench=create" => Some(Mode::BenchCreate),
             b"domu=shell" => Some(Mode::DomuShell),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)

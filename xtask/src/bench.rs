@@ -27,6 +27,16 @@ pub fn boot(hypervisor: Hypervisor, image: PathBuf, guest: PathBuf) -> Boot {
     boot
 }
 
+/// Dom0's arguments for the toolstack benchmark run (`xl create` timings).
+pub const CREATE_ARGS: &str = "bench=create";
+
+/// The toolstack benchmark boot: as [`boot`], with Dom0 timing `xl create`.
+pub fn create_boot(hypervisor: Hypervisor, image: PathBuf, guest: PathBuf) -> Boot {
+    let mut boot = boot(hypervisor, image, guest);
+    boot.dom0_args = CREATE_ARGS.to_string();
+    boot
+}
+
 /// The guest's verdict line, if it prints one after its figures.
 pub const TEST_RESULT: &str = "Test result:";
 /// The start of the line both hypervisors print when Dom0 goes down (`Hardware Dom0 halted: ...`,
@@ -225,6 +235,18 @@ mod tests {
                 .ends_with(" spec-ctrl=no xpti=false")
         );
         assert!(!xen.hypervisor_cmdline().contains("bench"));
+    }
+
+    #[test]
+    fn the_create_benchmark_boot_times_xl_create() {
+        let boot = create_boot(
+            Hypervisor::XenCore,
+            PathBuf::from("/i/xen-core.elf32"),
+            PathBuf::from("/i/pv-guest-kernel"),
+        );
+        assert_eq!(boot.dom0_args, "bench=create");
+        assert!(boot.icount);
+        assert_eq!(boot.ramdisk, Some(PathBuf::from("/i/pv-guest-kernel")));
     }
 
     #[test]

@@ -218,20 +218,31 @@ fn test(cargo_args: &[String]) -> Result<i32, String> {
 fn run_bench(hypervisor: Hypervisor) -> Result<i32, String> {
     let images = setup_and_build()?;
     let image = hypervisor_image(hypervisor, &images)?;
-    let boot = bench::boot(hypervisor, image, images.guest.clone());
+    let boot = bench::boot(hypervisor, image.clone(), images.guest.clone());
     println!(
         "xtask: benchmarking on {} under -icount shift=0,sleep=off",
         hypervisor.name()
     );
     let run = qemu::run_captured(&boot, &bench::run_options(hypervisor).echo(true))?;
-    let figures = bench::parse(&run.output);
+    let mut figures = bench::parse(&run.output);
+    println!("\nxtask: timing `xl create` on {}", hypervisor.name());
+    let create = bench::create_boot(hypervisor, image, images.guest.clone());
+    let created = qemu::run_captured(&create, &bench::run_options(hypervisor).echo(true))?;
+    figures.extend(bench::parse(&created.output));
+    if let Some(line) = created
+        .output
+        .lines()
+        .find(|l| l.contains("hypervisor memory per domain"))
+    {
+        println!("xtask: {}", line.trim());
+    }
     println!();
     if figures.is_empty() {
         eprintln!("xtask: no BENCH lines in the output\n{}", run.report(60));
         return Ok(1);
     }
     print!("{}", bench::table(&figures));
-    if run.timed_out {
+    if run.timed_out || created.timed_out {
         eprintln!("xtask: the benchmark run timed out; the figures above may be incomplete");
         return Ok(1);
     }

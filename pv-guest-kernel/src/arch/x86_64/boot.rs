@@ -70,6 +70,7 @@ global_asm!(
 
 /// Validates the start_info pointer from the hypervisor and starts the kernel proper.
 extern "sysv64" fn rust_entry(start_info_va: u64) -> ! {
+    super::shared_events::note_entry();
     let aligned = start_info_va != 0 && start_info_va.is_multiple_of(PAGE_SIZE);
     if !aligned || !is_canonical(start_info_va) {
         xen::crash();

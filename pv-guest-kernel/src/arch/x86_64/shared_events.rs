@@ -76,6 +76,22 @@ fn time_info() -> Option<VcpuTimeInfo> {
     None
 }
 
+/// Xen system time when the TSC read `then` (in the past), in ns: now minus the ticks since.
+pub fn system_time_at(then: u64) -> Option<u64> {
+    let info = time_info()?;
+    let now = rdtsc();
+    let since = dom0_tools::pvclock::ticks_to_ns(&info, now.wrapping_sub(then));
+    Some(dom0_tools::pvclock::system_time_ns(&info, now).saturating_sub(since))
+}
+
+/// The TSC when the kernel's first Rust code ran (a few instructions after its entry point).
+pub static ENTRY_TSC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Records [`ENTRY_TSC`]; the entry code calls this first.
+pub fn note_entry() {
+    ENTRY_TSC.store(rdtsc(), Ordering::Relaxed);
+}
+
 /// Xen system time now, in ns; `None` if shared_info is not mapped or never stable.
 pub fn system_time_ns() -> Option<u64> {
     let info = time_info()?;

@@ -1,4 +1,5 @@
 //! The `xl` toolstack: Dom0's shell that creates, lists and manages DomUs from xl.cfg files.
+pub mod bench_create;
 pub mod commands;
 pub mod create;
 pub mod create_cmd;

@@ -69,6 +69,15 @@ pub fn run() -> ! {
         Err(NoStore::NoEventChannel) => kprintln!("domu: no xenstore"),
         Err(e) => kprintln!("domu: no xenstore ({:?})", e),
     }
+    // For the toolstack's figures: when our first code ran and when we became ready, in Xen
+    // system time (instructions, under -icount shift=0).
+    let entry = shared_events::ENTRY_TSC.load(core::sync::atomic::Ordering::Relaxed);
+    if let (Some(first), Some(ready)) = (
+        shared_events::system_time_at(entry),
+        shared_events::system_time_ns(),
+    ) {
+        kprintln!("domu: boot times first={} ready={} ns", first, ready);
+    }
     kprintln!("{}", READY);
     put(PROMPT.as_bytes());
     loop {
