@@ -236,6 +236,14 @@ fn run_bench(hypervisor: Hypervisor) -> Result<i32, String> {
     {
         println!("xtask: {}", line.trim());
     }
+    if let Some(line) = created
+        .output
+        .lines()
+        .rev()
+        .find(|l| l.contains("created (xen-core heap"))
+    {
+        println!("xtask: {}", line.trim());
+    }
     println!();
     if figures.is_empty() {
         eprintln!("xtask: no BENCH lines in the output\n{}", run.report(60));

@@ -85,6 +85,7 @@ pub fn decode_create(domain: DomId, c: &XenDomctlCreatedomain) -> Result<CreateR
 
 /// Creates the domain; returns its id.
 pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
+    let heap_before = crate::arch::x86_64::heap::used_bytes();
     let id = match req.id {
         Some(id) if st.domains.contains(id) || id == st.dom.id => return Err(Errno::Exist),
         Some(id) => id,
@@ -150,7 +151,10 @@ pub fn create(st: &mut State<'_>, req: &CreateRequest) -> Result<DomId, Errno> {
         release_shared_frames(st, id);
         return Err(e);
     }
-    log::info!("Domain {id} created");
+    log::info!(
+        "Domain {id} created (xen-core heap: {} bytes for it)",
+        crate::arch::x86_64::heap::used_bytes().saturating_sub(heap_before)
+    );
     Ok(id)
 }
 

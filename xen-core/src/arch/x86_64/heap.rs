@@ -27,3 +27,8 @@ pub fn init(alloc: &mut FrameAllocator<'_>) {
     // runs once, before anything allocates.
     unsafe { HEAP.lock().init(start as *mut u8, bytes as usize) };
 }
+
+/// Bytes of the heap in use now.
+pub fn used_bytes() -> usize {
+    HEAP.lock().used()
+}
