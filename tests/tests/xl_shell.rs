@@ -400,3 +400,65 @@ fn sched_credit_changes_the_cpu_split(on: On) {
         "{credit}"
     );
 }
+
+#[test]
+fn host_and_naming_commands_answer_as_xl_does_on_xen_core() {
+    host_and_naming_commands_answer_as_xl_does(On::XenCore);
+}
+
+#[test]
+fn host_and_naming_commands_answer_as_xl_does_on_xen_417() {
+    host_and_naming_commands_answer_as_xl_does(On::Xen417);
+}
+
+fn host_and_naming_commands_answer_as_xl_does(on: On) {
+    let Some(run) = xl_on(
+        on,
+        "create /etc/xen/d1.cfg -c\n\
+         @wait domu: ready\n\
+         ^]\n\
+         domid d1\n\
+         rename d1 web\n\
+         rename web Domain-0\n\
+         domname 1\n\
+         uptime\n\
+         vcpu-list\n\
+         list -l\n\
+         dmesg\n\
+         top\n\
+         @wait CPU(sec)\n\
+         @send q\n\
+         list\n",
+    ) else {
+        return;
+    };
+    assert_eq!(
+        answer(&run, "domid d1", 0).trim(),
+        "1",
+        "{}",
+        run.report(60)
+    );
+    assert!(
+        answer(&run, "rename web Domain-0", 0).contains("already exists"),
+        "{}",
+        run.report(60)
+    );
+    assert_eq!(answer(&run, "domname 1", 0).trim(), "web");
+    let uptime = answer(&run, "uptime", 0);
+    assert!(uptime.starts_with("Name"), "{uptime}");
+    assert!(uptime.lines().any(|l| l.starts_with("web ")), "{uptime}");
+    let vcpus = answer(&run, "vcpu-list", 0);
+    assert!(
+        vcpus.starts_with("Name                                ID  VCPU   CPU State"),
+        "{vcpus}"
+    );
+    assert!(vcpus.lines().any(|l| l.starts_with("Domain-0 ")), "{vcpus}");
+    assert!(answer(&run, "list -l", 0).contains("\"web\""));
+    assert!(
+        !answer(&run, "dmesg", 0).trim().is_empty(),
+        "dmesg printed nothing"
+    );
+    let rows = listed(&answer(&run, "list", 0));
+    assert!(rows.iter().any(|r| r.0 == "web" && r.1 == 1), "{rows:?}");
+    assert!(run.output.contains("CPU(sec)"), "top printed its table");
+}

@@ -62,24 +62,27 @@ pub fn info(only: Option<&str>) -> Result<Flow, String> {
     Ok(Flow::Prompt)
 }
 
-/// `xl dmesg [-c]`: the hypervisor's console history.
+/// Most console history `dmesg` shows.
+const DMESG_MAX: usize = 64 * 1024;
+
+/// `xl dmesg [-c]`: the hypervisor's console history. All of it is read before any is
+/// printed: what we print goes into the same history, and would be read again.
 pub fn dmesg(clear: bool) -> Result<Flow, String> {
+    let mut all: Vec<u8> = Vec::new();
     let mut buf = [0u8; 1024];
     let mut index = 0u32;
     let mut first = true;
-    loop {
+    while all.len() < DMESG_MAX {
         let (n, next) = control::readconsole(&mut buf, false, !first, index)
             .map_err(|e| alloc::format!("libxl: error: reading the console ring failed ({e})\n"))?;
-        if n == 0 {
+        if n == 0 || all.try_reserve(n).is_err() {
             break;
         }
-        raw(&buf[..n]);
-        if next == index && !first {
-            break;
-        }
+        all.extend_from_slice(&buf[..n]);
         index = next;
         first = false;
     }
+    raw(&all);
     if clear {
         let mut none = [0u8; 1];
         let _ = control::readconsole(&mut none, true, false, 0);
