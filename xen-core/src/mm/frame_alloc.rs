@@ -117,12 +117,18 @@ impl<'a> FrameAllocator<'a> {
         let size = 1usize << order;
         let start = if size < 64 {
             let mask = (1u64 << size) - 1;
-            self.bitmap.iter().enumerate().find_map(|(word, &w)| {
-                (0..64)
-                    .step_by(size)
-                    .find(|&shift| (w >> shift) & mask == mask)
-                    .map(|shift| word * 64 + shift)
-            })?
+            // A word with no free frame is skipped at once (the low memory is mostly in use:
+            // looking at each of its 64 bits cost ~300 instructions a word, per allocation).
+            self.bitmap
+                .iter()
+                .enumerate()
+                .filter(|&(_, &w)| w != 0)
+                .find_map(|(word, &w)| {
+                    (0..64)
+                        .step_by(size)
+                        .find(|&shift| (w >> shift) & mask == mask)
+                        .map(|shift| word * 64 + shift)
+                })?
         } else {
             let words = size / 64;
             self.bitmap

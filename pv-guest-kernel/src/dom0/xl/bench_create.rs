@@ -25,6 +25,7 @@ const ROUNDS: [u32; 2] = [10, 100];
 
 /// One domain's times, in system-time ns since its `create` began.
 struct Times {
+    built: u64,
     first: u64,
     ready: u64,
 }
@@ -54,6 +55,7 @@ fn one(ts: &mut Toolstack, n: u32) -> Result<Times, String> {
         DomainConfig::parse(text.as_bytes()).map_err(|e| format!("{}", e.in_file("bench.cfg")))?;
     let start = Toolstack::now_ns();
     let domid = create_from(ts, &cfg, "bench.cfg", false)?;
+    let built = Toolstack::now_ns().saturating_sub(start);
     let mut seen = None;
     let ok = wait_until(ts, READY_TIMEOUT_MS, |ts| {
         if let Some(d) = ts.domain(domid) {
@@ -69,6 +71,7 @@ fn one(ts: &mut Toolstack, n: u32) -> Result<Times, String> {
         .ok_or_else(|| format!("bench{n} never said it was ready"))?;
     destroyed?;
     Ok(Times {
+        built,
         first: first.saturating_sub(start),
         ready: ready.saturating_sub(start),
     })
@@ -108,6 +111,7 @@ pub fn run() -> ! {
     ts.in_command = true;
     match one(&mut ts, 0) {
         Ok(t) => {
+            kprintln!("BENCH xl_create_built_and_unpaused insns={} n=1", t.built);
             kprintln!("BENCH xl_create_to_first_insn insns={} n=1", t.first);
             kprintln!("BENCH xl_create_to_ready insns={} n=1", t.ready);
         }
