@@ -113,12 +113,23 @@ pub fn copy_bytes(dst: u64, src: u64, len: usize) {
     }
 }
 
-/// Zeroes the frame `mfn`.
+/// Zeroes the frame `mfn`, eight bytes a store (`rep stosq`: 512 iterations where the byte
+/// memset the compiler picks takes 4096).
 pub fn zero_frame(mfn: u64) {
     let maddr = mfn * PAGE_SIZE;
     check(maddr, PAGE_SIZE);
-    // SAFETY: a whole frame inside the direct map (checked) that the caller owns.
-    unsafe { core::ptr::write_bytes(maddr_to_virt(maddr) as *mut u8, 0, PAGE_SIZE as usize) }
+    // SAFETY: a whole frame inside the direct map (checked) that the caller owns; `rep stosq`
+    // writes exactly PAGE_SIZE / 8 quadwords of zero from its start (the direction flag is
+    // clear in xen-core, as the ABI requires), and touches only rdi, rcx and memory there.
+    unsafe {
+        core::arch::asm!(
+            "rep stosq",
+            inout("rdi") maddr_to_virt(maddr) => _,
+            inout("rcx") PAGE_SIZE / 8 => _,
+            in("rax") 0u64,
+            options(nostack)
+        );
+    }
 }
 
 /// Copies frame `src` over frame `dst` (MMUEXT_COPY_PAGE).
