@@ -1,15 +1,15 @@
 //! Reading Dom0's ramdisk: a cpio archive in the "newc" format (magic `070701`), as Linux's initramfs.
-//!
-//! Each entry is a 110-byte header (the magic, then 13 fields of 8 hex digits: ino, mode, uid,
-//! gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check), the
-//! NUL-terminated name padded with zeros to a multiple of 4 bytes (counted from the header's
-//! start), then the data padded likewise. The entry named `TRAILER!!!` ends the archive; bytes
-//! after it are not read. [`Archive::parse`] checks every entry up to the trailer once, so a
-//! corrupt archive is an error up front and the lookups after it cannot fail.
-//!
-//! Names are kept without a leading `./` or `/` (`./etc/xen` and `/etc/xen` are `etc/xen`; `.`
-//! is the root, ``); lookups take either spelling. A name that occurs twice means its last
-//! entry, as extracting the archive in order would leave it.
+//
+// Each entry is a 110-byte header (the magic, then 13 fields of 8 hex digits: ino, mode, uid,
+// gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check), the
+// NUL-terminated name padded with zeros to a multiple of 4 bytes (counted from the header's
+// start), then the data padded likewise. The entry named `TRAILER!!!` ends the archive; bytes
+// after it are not read. [`Archive::parse`] checks every entry up to the trailer once, so a
+// corrupt archive is an error up front and the lookups after it cannot fail.
+//
+// Names are kept without a leading `./` or `/` (`./etc/xen` and `/etc/xen` are `etc/xen`; `.`
+// is the root, ``); lookups take either spelling. A name that occurs twice means its last
+// entry, as extracting the archive in order would leave it.
 
 use core::fmt;
 

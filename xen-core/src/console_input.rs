@@ -1,12 +1,12 @@
 //! Serial input for the hardware domain: the receive ring, VIRQ_CONSOLE, and CONSOLEIO_read's side.
-//!
-//! As in Xen, bytes received on the UART wait in a small ring ([`SerialRx`], 128 bytes) until
-//! the hardware domain reads them with CONSOLEIO_read, and each arrival raises VIRQ_CONSOLE
-//! in it. The UART's receive interrupt moves bytes in ([`on_interrupt`]); a read also polls
-//! the UART. Unlike Xen, nothing is dropped: while the ring is full the receive interrupt is
-//! off and the bytes stay in the UART, whose sender then waits.
-//!
-//! Interrupts are off whenever xen-core runs, so the ring's lock is never contended.
+//
+// As in Xen, bytes received on the UART wait in a small ring ([`SerialRx`], 128 bytes) until
+// the hardware domain reads them with CONSOLEIO_read, and each arrival raises VIRQ_CONSOLE
+// in it. The UART's receive interrupt moves bytes in ([`on_interrupt`]); a read also polls
+// the UART. Unlike Xen, nothing is dropped: while the ring is full the receive interrupt is
+// off and the bytes stay in the UART, whose sender then waits.
+//
+// Interrupts are off whenever xen-core runs, so the ring's lock is never contended.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

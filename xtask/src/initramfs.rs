@@ -1,11 +1,11 @@
 //! Writing Dom0's ramdisk: a cpio "newc" archive (magic 070701, as Linux's initramfs) of files.
-//!
-//! Entries are written in the order given, each preceded by the directories on its path that
-//! are not in the archive yet (mode 040755, nlink 2). Files get mode 0100644, nlink 1. Names
-//! have no leading `/` (`etc/xen/d1.cfg`), inode numbers count from 1, owner, times and device
-//! numbers are 0 so the archive is reproducible. The `TRAILER!!!` entry ends it; every name and
-//! every file's data are padded with zeros to a multiple of 4 bytes. dom0-tools' `initramfs`
-//! module reads it.
+//
+// Entries are written in the order given, each preceded by the directories on its path that
+// are not in the archive yet (mode 040755, nlink 2). Files get mode 0100644, nlink 1. Names
+// have no leading `/` (`etc/xen/d1.cfg`), inode numbers count from 1, owner, times and device
+// numbers are 0 so the archive is reproducible. The `TRAILER!!!` entry ends it; every name and
+// every file's data are padded with zeros to a multiple of 4 bytes. dom0-tools' `initramfs`
+// module reads it.
 
 use std::collections::BTreeSet;
 

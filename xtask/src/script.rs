@@ -1,15 +1,15 @@
 //! Input scripts typed into the serial console: parsing, and the feeder that sends each line when its turn comes.
-//!
-//! A script is text, one step per line:
-//! - blank lines and lines starting with `#` are skipped;
-//! - `^]` sends the byte 0x1d (Ctrl-], the `xl console` escape) without a newline, then waits
-//!   for a prompt;
-//! - `@wait TEXT` waits until TEXT appears in the output after the previous step;
-//! - `@send TEXT` sends TEXT and "\n" at once, without waiting for a prompt;
-//! - any other line is sent with "\n" once the output since the previous send ends with the
-//!   prompt's tail [`PROMPT_END`] (`dom0# `, `domu# `).
-//!
-//! The feeder only ever waits for output; how long a run may take is its caller's timeout.
+//
+// A script is text, one step per line:
+// - blank lines and lines starting with `#` are skipped;
+// - `^]` sends the byte 0x1d (Ctrl-], the `xl console` escape) without a newline, then waits
+//   for a prompt;
+// - `@wait TEXT` waits until TEXT appears in the output after the previous step;
+// - `@send TEXT` sends TEXT and "\n" at once, without waiting for a prompt;
+// - any other line is sent with "\n" once the output since the previous send ends with the
+//   prompt's tail [`PROMPT_END`] (`dom0# `, `domu# `).
+//
+// The feeder only ever waits for output; how long a run may take is its caller's timeout.
 
 /// How every shell prompt ends: the feeder's signal that the previous line was answered.
 pub const PROMPT_END: &[u8] = b"# ";

@@ -1,5 +1,5 @@
 //! The daemon's limits: xenstored 4.17's default quotas for unprivileged domains, plus the
-//! bound on queued watch events.
+// bound on queued watch events.
 
 /// Quotas; each applies to unprivileged domains only unless it says otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! One client connection: its request framing buffer, queued replies and watch events, its
-//! watches and open transactions.
+// watches and open transactions.
 
 use super::config::Config;
 use super::message::{self, HEADER_LEN};

@@ -1,5 +1,5 @@
 //! The daemon: the tree, the connections and the glue's interface (introduce/release a
-//! domain, feed request bytes, take reply bytes).
+// domain, feed request bytes, take reply bytes).
 
 use super::config::Config;
 use super::connection::{ConnId, Connection, RingInfo};

@@ -1,5 +1,5 @@
 //! Decoding one request message into a typed request and encoding its reply (or its error
-//! as the errno's name), as xenstored answers each message type.
+// as the errno's name), as xenstored answers each message type.
 
 use super::connection::{ConnId, RingInfo};
 use super::daemon::{DomainRequest, Xenstored};

@@ -1,5 +1,5 @@
 //! xenstored: the xenstore daemon's hardware-free core (tree, permissions, watches,
-//! transactions, quotas, message handling); the Dom0 glue moves its bytes to and from rings.
+// transactions, quotas, message handling); the Dom0 glue moves its bytes to and from rings.
 
 pub mod config;
 pub mod connection;

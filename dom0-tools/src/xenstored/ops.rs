@@ -1,6 +1,6 @@
 //! The node operations (read, write, mkdir, rm, directory, permissions) over a `Store`, with
-//! xenstored's permission, quota and error rules. Each either fails with no effect or
-//! succeeds and lists the changes that fire watches.
+// xenstored's permission, quota and error rules. Each either fails with no effect or
+// succeeds and lists the changes that fire watches.
 
 use super::config::Config;
 use super::node::Node;

@@ -1,5 +1,5 @@
 //! The typed requests both a connection's messages and Dom0's in-process client use: each
-//! runs on the tree or on one of the caller's transactions.
+// runs on the tree or on one of the caller's transactions.
 
 use super::config::Config;
 use super::connection::ConnId;

@@ -1,5 +1,5 @@
 //! The special nodes `@introduceDomain` and `@releaseDomain`: they hold only permissions,
-//! which decide who hears their watch events.
+// which decide who hears their watch events.
 
 use super::perms::{Access, Perms};
 use hypercall_abi::domid::DomId;

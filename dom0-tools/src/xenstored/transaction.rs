@@ -1,5 +1,5 @@
 //! A transaction: its private changes, the generations of every node it touched (for the
-//! per-path conflict check at commit) and the watch events it will fire.
+// per-path conflict check at commit) and the watch events it will fire.
 
 use super::node::Node;
 use super::store::Store;

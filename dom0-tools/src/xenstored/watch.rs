@@ -1,5 +1,5 @@
 //! Watches: a connection's (path, token) registrations, the changes that fire them and the
-//! `WATCH_EVENT` payload.
+// `WATCH_EVENT` payload.
 
 use super::path;
 use super::perms::Perms;

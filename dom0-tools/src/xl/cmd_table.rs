@@ -1,8 +1,8 @@
 //! The commands the shell knows, with xl's descriptions and usage lines, and `help`'s text.
-//!
-//! Names, descriptions and usage strings are xl's (Xen 4.17 `xl_cmdtable.c`), in xl's order; the
-//! option lists are cut down to the options we take, and `console` and `info` show only the
-//! arguments we take. `sleep` and `exit` are the shell's own (for scripts), listed apart.
+//
+// Names, descriptions and usage strings are xl's (Xen 4.17 `xl_cmdtable.c`), in xl's order; the
+// option lists are cut down to the options we take, and `console` and `info` show only the
+// arguments we take. `sleep` and `exit` are the shell's own (for scripts), listed apart.
 
 use alloc::string::String;
 use core::fmt::Write;

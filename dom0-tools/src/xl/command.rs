@@ -1,11 +1,11 @@
 //! One line typed at the `dom0# ` prompt, parsed into a typed command (or xl's error text).
-//!
-//! Words are split on blanks (no quoting); a leading `xl` word is optional; a blank line or a
-//! line starting with `#` is nothing. Options are read as xl's getopt does: anywhere among the
-//! arguments, clustered (`-wa`), with an argument attached or in the next word (`-w256`,
-//! `-w 256`, `--weight=256`), `--` ends them, `-h`/`--help` asks for the command's help. The
-//! commands and their arguments follow xl's; options xl has and we do not take get xl's
-//! ``option `X' not supported.``.
+//
+// Words are split on blanks (no quoting); a leading `xl` word is optional; a blank line or a
+// line starting with `#` is nothing. Options are read as xl's getopt does: anywhere among the
+// arguments, clustered (`-wa`), with an argument attached or in the next word (`-w256`,
+// `-w 256`, `--weight=256`), `--` ends them, `-h`/`--help` asks for the command's help. The
+// commands and their arguments follow xl's; options xl has and we do not take get xl's
+// ``option `X' not supported.``.
 
 use super::cmd_table::{self, CmdSpec};
 use super::dom_resolve::DomSpec;

@@ -1,9 +1,9 @@
 //! Which names a domain may take (`rename`, and names from config files).
-//!
-//! libxl's only rule is that a non-empty name is unique (`domain with name "X" already
-//! exists.`). We add rules of our own so that a name always reads back as a name: not empty, at
-//! most [`NAME_MAX`] bytes, printable ASCII without blanks or `/` (it is a xenstore path
-//! component's value and a shell word), and not all digits (xl would read it as a domain id).
+//
+// libxl's only rule is that a non-empty name is unique (`domain with name "X" already
+// exists.`). We add rules of our own so that a name always reads back as a name: not empty, at
+// most [`NAME_MAX`] bytes, printable ASCII without blanks or `/` (it is a xenstore path
+// component's value and a shell word), and not all digits (xl would read it as a domain id).
 
 use core::fmt;
 

@@ -1,12 +1,12 @@
 //! A line editor for a serial console, fed one byte at a time: echo, editing, history.
-//!
-//! Keys: printable ASCII inserts at the cursor; Backspace (0x08 or 0x7f) erases before it;
-//! Ctrl-U kills the line; Ctrl-C abandons it (echoes `^C` and a fresh prompt); Ctrl-A/Ctrl-E
-//! and Home/End go to the start/end; Delete (`ESC [ 3 ~`) erases under the cursor; left/right
-//! arrows move; up/down walk the last [`HISTORY_MAX`] lines; Enter is `\r` or `\n`, and a `\r\n`
-//! or `\n\r` pair counts once. Other bytes (controls, bytes above 0x7e, unknown escape
-//! sequences) are ignored. A line holds at most [`LINE_MAX`] bytes; more input is dropped. The
-//! echo moves the cursor with backspaces and redraws with spaces, so any terminal will do.
+//
+// Keys: printable ASCII inserts at the cursor; Backspace (0x08 or 0x7f) erases before it;
+// Ctrl-U kills the line; Ctrl-C abandons it (echoes `^C` and a fresh prompt); Ctrl-A/Ctrl-E
+// and Home/End go to the start/end; Delete (`ESC [ 3 ~`) erases under the cursor; left/right
+// arrows move; up/down walk the last [`HISTORY_MAX`] lines; Enter is `\r` or `\n`, and a `\r\n`
+// or `\n\r` pair counts once. Other bytes (controls, bytes above 0x7e, unknown escape
+// sequences) are ignored. A line holds at most [`LINE_MAX`] bytes; more input is dropped. The
+// echo moves the cursor with backspaces and redraws with spaces, so any terminal will do.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;

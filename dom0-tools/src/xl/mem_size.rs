@@ -1,9 +1,9 @@
 //! xl's memory-size syntax (`mem-set`, `mem-max`): a number with an optional unit, in KiB.
-//!
-//! As xl's `parse_mem_size_kb`: the unit is one letter, case-insensitive: `b` bytes (rounded
-//! down to KiB), `k` KiB, `m` MiB (also the default with no letter), `g` GiB, `t` TiB. Unlike
-//! xl (which reads the number with `strtoll`), a sign, a missing number, leading blanks or a value
-//! that overflows are errors here.
+//
+// As xl's `parse_mem_size_kb`: the unit is one letter, case-insensitive: `b` bytes (rounded
+// down to KiB), `k` KiB, `m` MiB (also the default with no letter), `g` GiB, `t` TiB. Unlike
+// xl (which reads the number with `strtoll`), a sign, a missing number, leading blanks or a value
+// that overflows are errors here.
 
 use core::fmt;
 

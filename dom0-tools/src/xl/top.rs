@@ -1,8 +1,8 @@
 //! `xl top`: a `xentop`-like table of CPU and memory use, from two samples.
-//!
-//! The columns are xentop's first nine (NAME STATE CPU(sec) CPU(%) MEM(k) MEM(%) MAXMEM(k)
-//! MAXMEM(%) VCPUS) with its widths; the network and block columns are left out (no devices
-//! yet). CPU(%) is the domain's CPU time between the two samples over the time between them.
+//
+// The columns are xentop's first nine (NAME STATE CPU(sec) CPU(%) MEM(k) MEM(%) MAXMEM(k)
+// MAXMEM(%) VCPUS) with its widths; the network and block columns are left out (no devices
+// yet). CPU(%) is the domain's CPU time between the two samples over the time between them.
 
 use super::state::{DomainFlags, as_str};
 use alloc::string::String;

@@ -1,13 +1,13 @@
 //! One `disk = [ ... ]` entry (a DISKSPEC, xl-disk-configuration(5)), parsed and checked.
-//!
-//! A DISKSPEC is comma-separated: `key=value` pairs, flags, and positional parameters that fill
-//! the not yet given ones of target, format, vdev, access in that order. An empty value means
-//! the default. `target=` consumes the rest of the spec (commas included), so it comes last.
-//! The deprecated forms are read too: prefixes on the target (`phy:`, `file:`, `tap:`, `aio:`...
-//! are dropped; `raw:`, `qcow:`, `qcow2:`, `vhd:`, `qed:` set the format; `iscsi:`, `nbd:`,
-//! `enbd:`, `drbd:` set `script=block-NAME`), after which the next positional is the vdev
-//! (`[FORMAT:]TARGET,VDEV[:cdrom],ACCESS`), as it is after a `VDEV:cdrom` in the format's place
-//! (`,hdc:cdrom,r`, an empty cdrom). The target is kept as written.
+//
+// A DISKSPEC is comma-separated: `key=value` pairs, flags, and positional parameters that fill
+// the not yet given ones of target, format, vdev, access in that order. An empty value means
+// the default. `target=` consumes the rest of the spec (commas included), so it comes last.
+// The deprecated forms are read too: prefixes on the target (`phy:`, `file:`, `tap:`, `aio:`...
+// are dropped; `raw:`, `qcow:`, `qcow2:`, `vhd:`, `qed:` set the format; `iscsi:`, `nbd:`,
+// `enbd:`, `drbd:` set `script=block-NAME`), after which the next positional is the vdev
+// (`[FORMAT:]TARGET,VDEV[:cdrom],ACCESS`), as it is after a `VDEV:cdrom` in the format's place
+// (`,hdc:cdrom,r`, an empty cdrom). The target is kept as written.
 
 use alloc::format;
 use alloc::string::{String, ToString};

@@ -1,13 +1,13 @@
 //! A PV domain's typed configuration from an xl.cfg file, with xl's defaults and checks.
-//!
-//! Keys read: `name` and `kernel` (required), `ramdisk`, `cmdline`/`root`/`extra`, `memory`,
-//! `maxmem`, `vcpus`, `cpu_weight`, `cap`, `on_poweroff`, `on_reboot`, `on_crash`, `disk`,
-//! `vif`, and `type`/`builder` (only a PV guest is accepted). Every other key is ignored, as
-//! xl ignores keys it does not read, and listed in [`DomainConfig::ignored_keys`].
-//!
-//! As in xl, a string key also takes an unquoted number (`name = 12` is the name "12") and a
-//! number key takes a quoted one (`memory = "16"`); numbers are C `strtol` base 0 (so `010` is
-//! eight). A number made with `+=` is an error (xl: "can't use += with numbers").
+//
+// Keys read: `name` and `kernel` (required), `ramdisk`, `cmdline`/`root`/`extra`, `memory`,
+// `maxmem`, `vcpus`, `cpu_weight`, `cap`, `on_poweroff`, `on_reboot`, `on_crash`, `disk`,
+// `vif`, and `type`/`builder` (only a PV guest is accepted). Every other key is ignored, as
+// xl ignores keys it does not read, and listed in [`DomainConfig::ignored_keys`].
+//
+// As in xl, a string key also takes an unquoted number (`name = 12` is the name "12") and a
+// number key takes a quoted one (`memory = "16"`); numbers are C `strtol` base 0 (so `010` is
+// eight). A number made with `+=` is an error (xl: "can't use += with numbers").
 
 use super::disk::{DiskSpec, parse_disk_spec};
 use super::error::{ConfigError, ConfigWarning};

@@ -1,14 +1,14 @@
 //! The tokens of xl.cfg syntax (as libxlu's lexer cuts them), read from untrusted bytes.
-//!
-//! - A setting name is `[a-z][a-z0-9_]*`.
-//! - A number is `[0-9][0-9a-fx]*`; it stays text until a typed getter reads it (as libxlu).
-//! - A string is in `"double"` or `'single'` quotes on one line. Backslash escapes:
-//!   `\" \' \\ \a \b \f \n \r \t \v`, `\xHH` (two hex digits) and `\O`..`\OOO` (octal). libxlu
-//!   means the numeric escapes to work that way but its own code for them is defective; a NUL
-//!   from an escape, or bytes that are not UTF-8, are an error here.
-//! - `#` starts a comment to the end of the line; spaces and tabs separate tokens. A `\r` is
-//!   taken as a space (libxlu rejects it), so files with CRLF line ends parse.
-//! - `, [ ] = ; +=` and the line end are tokens of their own; anything else is an error.
+//
+// - A setting name is `[a-z][a-z0-9_]*`.
+// - A number is `[0-9][0-9a-fx]*`; it stays text until a typed getter reads it (as libxlu).
+// - A string is in `"double"` or `'single'` quotes on one line. Backslash escapes:
+//   `\" \' \\ \a \b \f \n \r \t \v`, `\xHH` (two hex digits) and `\O`..`\OOO` (octal). libxlu
+//   means the numeric escapes to work that way but its own code for them is defective; a NUL
+//   from an escape, or bytes that are not UTF-8, are an error here.
+// - `#` starts a comment to the end of the line; spaces and tabs separate tokens. A `\r` is
+//   taken as a space (libxlu rejects it), so files with CRLF line ends parse.
+// - `, [ ] = ; +=` and the line end are tokens of their own; anything else is an error.
 
 use super::error::ConfigError;
 use alloc::format;

@@ -1,7 +1,7 @@
 //! Reading a config value as a number the way xl does (C `strtol` with base 0).
-//!
-//! Leading white space and one sign are allowed; `0x`/`0X` starts hexadecimal, a leading `0`
-//! octal, anything else decimal. The whole text must be used, and the value must fit in 64 bits.
+//
+// Leading white space and one sign are allowed; `0x`/`0X` starts hexadecimal, a leading `0`
+// octal, anything else decimal. The whole text must be used, and the value must fit in 64 bits.
 
 /// Why a text is not a number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! The settings of an xl.cfg file (`KEY = VALUE`, `KEY += VALUE`), untyped, as libxlu keeps them.
-//!
-//! Grammar (libxlu's): settings are separated by line ends or `;`; a value is an atom (a quoted
-//! string or a number, both kept as text) or a list `[ v, v, ... ]` that may span lines, may
-//! end with a comma, and may nest. A later setting of a key replaces an earlier one; `+=`
-//! appends to an earlier string or list of the same key (or sets it if there is none).
+//
+// Grammar (libxlu's): settings are separated by line ends or `;`; a value is an atom (a quoted
+// string or a number, both kept as text) or a list `[ v, v, ... ]` that may span lines, may
+// end with a comma, and may nest. A later setting of a key replaces an earlier one; `+=`
+// appends to an earlier string or list of the same key (or sets it if there is none).
 
 use super::error::ConfigError;
 use super::lexer::{Lexer, TokenKind};

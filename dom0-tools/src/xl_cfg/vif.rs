@@ -1,8 +1,8 @@
 //! One `vif = [ ... ]` entry (a VIFSPEC, xl-network-configuration(5)), parsed and checked.
-//!
-//! A VIFSPEC is comma-separated `key=value` pairs and flags, all optional; white space around
-//! each is dropped and empty ones are skipped (so `''` is a valid VIFSPEC). A key given twice
-//! keeps its last value, as xl does. `accel` is accepted and ignored (xl only warns).
+//
+// A VIFSPEC is comma-separated `key=value` pairs and flags, all optional; white space around
+// each is dropped and empty ones are skipped (so `''` is a valid VIFSPEC). A key given twice
+// keeps its last value, as xl does. `accel` is accepted and ignored (xl only warns).
 
 use super::number::parse_long;
 use alloc::format;

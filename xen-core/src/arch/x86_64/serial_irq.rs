@@ -1,8 +1,8 @@
 //! COM1's receive interrupt: IRQ 4 through the legacy PIC, where its entry stub lands, and its hook.
-//!
-//! As for the timer (`timer_irq.rs`), the interrupt is taken in a guest (on the hypervisor
-//! stack) or in `timer_irq::idle_wait`, never elsewhere in xen-core (interrupts are off). The
-//! stub (`entry.rs`, `serial_interrupt_entry`) saves a full frame and jumps to [`interrupt`].
+//
+// As for the timer (`timer_irq.rs`), the interrupt is taken in a guest (on the hypervisor
+// stack) or in `timer_irq::idle_wait`, never elsewhere in xen-core (interrupts are off). The
+// stub (`entry.rs`, `serial_interrupt_entry`) saves a full frame and jumps to [`interrupt`].
 
 use xen_core::guest_regs::GuestRegs;
 
