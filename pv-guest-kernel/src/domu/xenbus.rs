@@ -59,7 +59,7 @@ impl Xenbus {
         xenstore_front::init(boot::start_info())?;
         let _ = shared_events::map();
         let port = xenstore_front::port().ok_or(NoStore::NoEventChannel)?;
-        let page = StorePage::get().ok_or(NoStore::NoEventChannel)?;
+        let page = xenstore_front::page().ok_or(NoStore::NoEventChannel)?;
         Ok(Xenbus {
             transport: Transport { page, port },
             conn: XsConnection::new(REQUEST_TIMEOUT_NS),

@@ -1,17 +1,14 @@
 //! A DomU's console: its PV console ring (start_info console.domU) instead of console_io.
 // The ring page is a frame of our initial mapping, shared with the console backend in Dom0;
-// it is only accessed through the volatile raw-pointer accesses below, never by reference.
+// it is only accessed through ring_page's volatile accesses.
 
-use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use hypercall_abi::layout::PAGE_SHIFT;
 use hypercall_abi::start_info::{SIF_INITDOMAIN, StartInfo};
 
-use dom0_tools::console_ring::{self, RingMemory};
+use dom0_tools::console_ring;
 
-use super::frames;
-use super::layout::{PADDR_OFFSET, VIRT_BASE};
+use super::ring_page::{RingPage, initial_frame_va};
 use super::{toolstack_calls, xen};
 
 /// The ring page's virtual address once `init` found it (0: not a DomU, or no ring).
@@ -27,16 +24,9 @@ pub fn init(start_info: &StartInfo) -> bool {
     if start_info.flags & SIF_INITDOMAIN != 0 || start_info.console_mfn == 0 {
         return false;
     }
-    let mfn = start_info.console_mfn;
-    let Some(pfn) = frames::m2p(mfn) else {
+    let Some(va) = initial_frame_va(start_info.console_mfn) else {
         return false;
     };
-    let mapped =
-        pfn < frames::initial_pages() && super::boot::p2m().get(pfn as usize).copied() == Some(mfn);
-    if !mapped {
-        return false;
-    }
-    let va = VIRT_BASE + (pfn << PAGE_SHIFT) - PADDR_OFFSET;
     PORT.store(u64::from(start_info.console_evtchn), Ordering::SeqCst);
     RING_VA.store(va, Ordering::SeqCst);
     true
@@ -48,46 +38,12 @@ pub fn active() -> bool {
 }
 
 /// The ring page, as the frontend sees it.
-struct Ring(u64);
+struct Ring;
 
 impl Ring {
-    fn get() -> Option<Ring> {
+    fn get() -> Option<RingPage> {
         let va = RING_VA.load(Ordering::SeqCst);
-        (va != 0).then_some(Ring(va))
-    }
-
-    fn at(&self, offset: usize, align: usize) -> Option<*mut u8> {
-        (offset < 4096 && offset.is_multiple_of(align))
-            .then(|| (self.0 as usize + offset) as *mut u8)
-    }
-}
-
-impl RingMemory for Ring {
-    fn read_u8(&self, offset: usize) -> u8 {
-        // SAFETY: inside the ring page (checked), a frame of our initial mapping that only
-        // this type accesses; the backend writes it concurrently, hence volatile.
-        self.at(offset, 1)
-            .map_or(0, |p| unsafe { ptr::read_volatile(p) })
-    }
-
-    fn write_u8(&mut self, offset: usize, value: u8) {
-        if let Some(p) = self.at(offset, 1) {
-            // SAFETY: as in `read_u8`.
-            unsafe { ptr::write_volatile(p, value) }
-        }
-    }
-
-    fn read_u32(&self, offset: usize) -> u32 {
-        // SAFETY: aligned and inside the ring page (checked); volatile as above.
-        self.at(offset, 4)
-            .map_or(0, |p| unsafe { ptr::read_volatile(p.cast::<u32>()) })
-    }
-
-    fn write_u32(&mut self, offset: usize, value: u32) {
-        if let Some(p) = self.at(offset, 4) {
-            // SAFETY: as in `read_u32`.
-            unsafe { ptr::write_volatile(p.cast::<u32>(), value) }
-        }
+        (va != 0).then_some(RingPage(va))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod mmu_calls;
 pub mod multicall;
 pub mod notes;
 pub mod probes;
+pub mod ring_page;
 pub mod shared_events;
 pub mod timing;
 pub mod toolstack_calls;
