@@ -564,6 +564,44 @@ const _: () = assert!(offset_of!(XenDomctlVcpucontext, pad) == 4);
 const _: () = assert!(offset_of!(XenDomctlVcpucontext, ctxt) == 8);
 union_payload!(XenDomctlVcpucontext { vcpu, pad, ctxt });
 
+/// Payload of `DomctlCmd::Getvcpuinfo` (`struct xen_domctl_getvcpuinfo`): one vCPU's state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XenDomctlGetvcpuinfo {
+    /// In: the vCPU.
+    pub vcpu: u32,
+    /// Out: online (not brought down).
+    pub online: u8,
+    /// Out: blocked waiting for an event.
+    pub blocked: u8,
+    /// Out: running on a CPU now.
+    pub running: u8,
+    /// Padding (C alignment).
+    pub pad0: u8,
+    /// Out: ns of CPU time it has used.
+    pub cpu_time: u64,
+    /// Out: the CPU it runs on (or last ran on).
+    pub cpu: u32,
+    /// Padding (C alignment).
+    pub pad1: u32,
+}
+const _: () = assert!(size_of::<XenDomctlGetvcpuinfo>() == 24);
+const _: () = assert!(offset_of!(XenDomctlGetvcpuinfo, online) == 4);
+const _: () = assert!(offset_of!(XenDomctlGetvcpuinfo, blocked) == 5);
+const _: () = assert!(offset_of!(XenDomctlGetvcpuinfo, running) == 6);
+const _: () = assert!(offset_of!(XenDomctlGetvcpuinfo, cpu_time) == 8);
+const _: () = assert!(offset_of!(XenDomctlGetvcpuinfo, cpu) == 16);
+union_payload!(XenDomctlGetvcpuinfo {
+    vcpu,
+    online,
+    blocked,
+    running,
+    pad0,
+    cpu_time,
+    cpu,
+    pad1
+});
+
 /// Payload of `DomctlCmd::MaxVcpus` (`struct xen_domctl_max_vcpus`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

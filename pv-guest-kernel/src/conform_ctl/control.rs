@@ -3,6 +3,7 @@
 use hypercall_abi::Errno;
 use hypercall_abi::domctl::{
     DomctlCmd, XEN_DOMINF_RUNNING, XEN_SCHEDULER_CREDIT, XenDomctl, XenDomctlGetdomaininfo,
+    XenDomctlGetvcpuinfo,
 };
 use hypercall_abi::domid::DomId;
 use hypercall_abi::start_info::StartInfo;
@@ -46,6 +47,40 @@ fn checks(ctx: &mut Context, report: &mut Report) {
     report.check("control.getdomaininfo_absent", getdomaininfo_absent());
     report.check("control.pause_self", pause_self());
     report.check("control.unpause_not_paused", unpause_not_paused());
+    report.check("control.getvcpuinfo_self", getvcpuinfo_self());
+    report.check("control.getvcpuinfo_past_max", getvcpuinfo_past_max());
+}
+
+fn getvcpuinfo(vcpu: u32) -> (i64, XenDomctlGetvcpuinfo) {
+    let mut op = XenDomctl::new(DomctlCmd::Getvcpuinfo, 0);
+    op.set_payload(&XenDomctlGetvcpuinfo {
+        vcpu,
+        ..XenDomctlGetvcpuinfo::default()
+    });
+    let ret = domctl(&mut op);
+    (ret, op.payload())
+}
+
+/// Our own vCPU 0: online, running (we are asking), not blocked, some CPU time used.
+fn getvcpuinfo_self() -> Outcome {
+    let (ret, info) = getvcpuinfo(0);
+    expect_ret("domctl(getvcpuinfo, 0, vcpu 0)", ret, 0)?;
+    expect_eq("online", u64::from(info.online), 1)?;
+    expect_eq("running", u64::from(info.running), 1)?;
+    expect_eq("blocked", u64::from(info.blocked), 0)?;
+    if info.cpu_time == 0 {
+        fail!("cpu_time is 0");
+    }
+    Ok(())
+}
+
+/// A vCPU number past the domain's vCPUs (Dom0 has one): -EINVAL (observed on Xen 4.17).
+fn getvcpuinfo_past_max() -> Outcome {
+    expect_errno(
+        "domctl(getvcpuinfo, 0, vcpu 1)",
+        getvcpuinfo(1).0,
+        Errno::Inval,
+    )
 }
 
 fn sysctl_version() -> Outcome {

@@ -3,8 +3,9 @@
 use alloc::vec::Vec;
 use hypercall_abi::domctl::{
     DomctlCmd, XEN_DOMCTL_SCHEDOP_GETINFO, XEN_DOMCTL_SCHEDOP_PUTINFO, XEN_SCHEDULER_CREDIT,
-    XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlHypercallInit,
-    XenDomctlMaxMem, XenDomctlMaxVcpus, XenDomctlSchedCredit, XenDomctlSchedulerOp,
+    XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlGetvcpuinfo,
+    XenDomctlHypercallInit, XenDomctlMaxMem, XenDomctlMaxVcpus, XenDomctlSchedCredit,
+    XenDomctlSchedulerOp,
 };
 
 use hypercall_abi::domid::DomId;
@@ -63,6 +64,19 @@ pub fn getdomaininfo(domid: DomId) -> Result<DomainState, Ret> {
                 Err(hypercall_abi::Errno::Srch.to_ret())
             }
         }
+        e => Err(e),
+    }
+}
+
+/// XEN_DOMCTL_getvcpuinfo: `domid`'s vCPU `vcpu`.
+pub fn vcpu_info(domid: DomId, vcpu: u32) -> Result<XenDomctlGetvcpuinfo, Ret> {
+    let mut op = XenDomctl::new(DomctlCmd::Getvcpuinfo, domid);
+    op.set_payload(&XenDomctlGetvcpuinfo {
+        vcpu,
+        ..XenDomctlGetvcpuinfo::default()
+    });
+    match domctl(&mut op) {
+        0 => Ok(op.payload()),
         e => Err(e),
     }
 }

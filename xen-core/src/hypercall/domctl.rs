@@ -7,8 +7,9 @@
 use hypercall_abi::Errno;
 use hypercall_abi::domctl::{
     DomctlCmd, XEN_DOMCTL_SCHEDOP_GETINFO, XEN_DOMCTL_SCHEDOP_PUTINFO, XEN_SCHEDULER_CREDIT,
-    XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlMaxMem, XenDomctlMaxVcpus,
-    XenDomctlSchedCredit, XenDomctlSchedulerOp, XenDomctlVcpucontext,
+    XenDomctl, XenDomctlCreatedomain, XenDomctlGetdomaininfo, XenDomctlGetvcpuinfo,
+    XenDomctlMaxMem, XenDomctlMaxVcpus, XenDomctlSchedCredit, XenDomctlSchedulerOp,
+    XenDomctlVcpucontext,
 };
 use hypercall_abi::domid::DomId;
 use hypercall_abi::event_channel::VIRQ_DOM_EXC;
@@ -42,6 +43,7 @@ enum Request {
     Pause,
     Unpause,
     MaxVcpus(XenDomctlMaxVcpus),
+    GetVcpuInfo(XenDomctlGetvcpuinfo),
 }
 
 fn decode(cmd: DomctlCmd, domain: DomId, op: &XenDomctl) -> Result<Request, Errno> {
@@ -82,6 +84,14 @@ fn decode(cmd: DomctlCmd, domain: DomId, op: &XenDomctl) -> Result<Request, Errn
         DomctlCmd::Pausedomain => Request::Pause,
         DomctlCmd::Unpausedomain => Request::Unpause,
         DomctlCmd::MaxVcpus => Request::MaxVcpus(op.payload()),
+        DomctlCmd::Getvcpuinfo => {
+            let v: XenDomctlGetvcpuinfo = op.payload();
+            // As Xen: a vCPU number past the domain's vCPUs is -EINVAL.
+            if v.vcpu >= MAX_VCPUS {
+                return Err(Errno::Inval);
+            }
+            Request::GetVcpuInfo(v)
+        }
         _ => return Err(Errno::NoSys),
     })
 }
@@ -210,6 +220,17 @@ fn act(id: DomId, req: Request, op: &mut XenDomctl) -> Result<bool, Errno> {
                 dom.ctl_pauses -= 1;
                 schedule::sync_runnable(st.sched, dom);
                 Ok(false)
+            }
+            Request::GetVcpuInfo(mut v) => {
+                dom.cpu_time = cpu_time.unwrap_or(dom.cpu_time);
+                v.online = u8::from(dom.online);
+                v.blocked = u8::from(dom.blocked);
+                // One CPU: the caller's vCPU is the one running.
+                v.running = u8::from(id == caller);
+                v.cpu_time = dom.cpu_time;
+                v.cpu = 0;
+                op.set_payload(&v);
+                Ok(true)
             }
             Request::MaxVcpus(m) if m.max > MAX_VCPUS => Err(Errno::Inval),
             Request::MaxVcpus(_) => Ok(false),

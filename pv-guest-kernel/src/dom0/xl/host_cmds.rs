@@ -106,19 +106,35 @@ pub fn vcpu_list(ts: &mut Toolstack, domains: &[DomSpec]) -> Result<Flow, String
             continue;
         }
         let state = DomainState::from(info);
-        for vcpu in 0..=info.max_vcpu_id.min(info.nr_online_vcpus.saturating_sub(1)) {
-            rows.push(VcpuRow {
-                domid: id,
-                name: name.clone(),
-                vcpu,
-                online: vcpu < info.nr_online_vcpus,
-                cpu: 0,
-                running: state.running,
-                blocked: state.blocked,
-                time_ns: info.cpu_time,
-                hard_affinity: CpuMask::all(nr_cpus),
-                soft_affinity: CpuMask::all(nr_cpus),
-            });
+        for vcpu in 0..=info.max_vcpu_id {
+            // XEN_DOMCTL_getvcpuinfo, as xl asks; the domain's figures if it is refused.
+            let row = match control::vcpu_info(info.domain, vcpu) {
+                Ok(v) => VcpuRow {
+                    domid: id,
+                    name: name.clone(),
+                    vcpu,
+                    online: v.online != 0,
+                    cpu: v.cpu,
+                    running: v.running != 0,
+                    blocked: v.blocked != 0,
+                    time_ns: v.cpu_time,
+                    hard_affinity: CpuMask::all(nr_cpus),
+                    soft_affinity: CpuMask::all(nr_cpus),
+                },
+                Err(_) => VcpuRow {
+                    domid: id,
+                    name: name.clone(),
+                    vcpu,
+                    online: vcpu < info.nr_online_vcpus,
+                    cpu: 0,
+                    running: state.running,
+                    blocked: state.blocked,
+                    time_ns: info.cpu_time,
+                    hard_affinity: CpuMask::all(nr_cpus),
+                    soft_affinity: CpuMask::all(nr_cpus),
+                },
+            };
+            rows.push(row);
         }
     }
     print(&format_vcpu_list(&rows, nr_cpus));
