@@ -11,6 +11,8 @@ use dom0_tools::xl::line_editor::{Event, LineEditor};
 
 /// A line end on the console ring.
 const ENTER_ECHO: &[u8] = b"\r\n";
+/// Back to the start of the line and erase it (VT100).
+const ERASE_LINE: &[u8] = b"\r\x1b[K";
 
 use super::balloon::BalloonDriver;
 use super::control::{self, Control};
@@ -129,8 +131,10 @@ impl Shell {
         let mut handled = false;
         while let Some(event) = xb.take_event() {
             if !handled {
-                // What the handlers print goes below the prompt line.
-                put(ENTER_ECHO);
+                // What the handlers print replaces the prompt line (back to its start and
+                // erase it), which is drawn again after them: a handler that prints nothing
+                // leaves the screen as it was.
+                put(ERASE_LINE);
                 handled = true;
             }
             self.control.handle(xb, &event);
