@@ -189,7 +189,8 @@ impl XsdSockmsgType {
 impl TryFrom<u32> for XsdSockmsgType {
     type Error = Errno;
 
-    /// An unknown type (including the removed 20) is EINVAL, the daemon's answer.
+    /// An unknown type (including the removed 20) is refused (EINVAL); xenstored itself
+    /// answers a message of such a type ENOSYS, as Xen 4.17's does.
     fn try_from(ty: u32) -> Result<Self, Errno> {
         Ok(match ty {
             0 => XsdSockmsgType::Control,
