@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod blkif;
 pub mod callback;
 pub mod console;
 pub mod cpuid;
@@ -20,6 +21,7 @@ pub mod layout;
 pub mod memory;
 pub mod mmu;
 pub mod multicall;
+pub mod netif;
 pub mod physdev;
 pub mod ring;
 pub mod sched;
@@ -31,6 +33,7 @@ pub mod traps;
 pub mod vcpu;
 pub mod version;
 pub mod vm_assist;
+pub mod xenbus;
 pub mod xenstore;
 
 pub use errno::Errno;
