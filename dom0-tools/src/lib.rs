@@ -19,6 +19,7 @@ pub mod guest_shutdown;
 pub mod initramfs;
 pub mod pingpong_params;
 pub mod pvclock;
+pub mod shared_ring;
 pub mod start_info;
 pub mod vcpu_context;
 pub mod xenstored;
