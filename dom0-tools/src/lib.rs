@@ -22,6 +22,7 @@ pub mod pvclock;
 pub mod shared_ring;
 pub mod start_info;
 pub mod vcpu_context;
+pub mod xenbus_handshake;
 pub mod xenstored;
 pub mod xl;
 pub mod xl_cfg;

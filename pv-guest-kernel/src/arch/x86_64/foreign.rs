@@ -203,6 +203,9 @@ impl ForeignPage {
     }
 }
 
+/// A backend's view of a frontend's ring page: as [`RingMemory`], with the default x86 barriers.
+impl dom0_tools::shared_ring::SharedRingMemory for ForeignPage {}
+
 impl RingMemory for ForeignPage {
     fn read_u8(&self, offset: usize) -> u8 {
         match self.at(offset, 1) {

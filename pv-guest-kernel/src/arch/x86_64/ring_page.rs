@@ -59,3 +59,7 @@ impl RingMemory for RingPage {
         }
     }
 }
+
+/// Split-driver rings in a guest page: volatile accesses, and the default x86 barriers (a
+/// compiler fence for ordered stores and loads, `mfence` where a load must not pass a store).
+impl dom0_tools::shared_ring::SharedRingMemory for RingPage {}
