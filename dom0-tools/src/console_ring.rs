@@ -97,29 +97,7 @@ pub fn read_input(ring: &mut dyn RingMemory, buf: &mut [u8]) -> Result<usize, Co
 mod tests {
     use super::*;
 
-    /// A page in memory, as both ends would see it.
-    struct Page(Vec<u8>);
-
-    impl Page {
-        fn new() -> Self {
-            Page(vec![0; 4096])
-        }
-    }
-
-    impl RingMemory for Page {
-        fn read_u8(&self, offset: usize) -> u8 {
-            self.0[offset]
-        }
-        fn write_u8(&mut self, offset: usize, value: u8) {
-            self.0[offset] = value;
-        }
-        fn read_u32(&self, offset: usize) -> u32 {
-            u32::from_le_bytes(self.0[offset..offset + 4].try_into().unwrap())
-        }
-        fn write_u32(&mut self, offset: usize, value: u32) {
-            self.0[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
-        }
-    }
+    use crate::mem_page::Page;
 
     fn drain(page: &mut Page) -> Result<Vec<u8>, Corrupt> {
         let mut out = Vec::new();

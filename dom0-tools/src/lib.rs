@@ -17,6 +17,8 @@ pub mod guest_balloon;
 pub mod guest_pages;
 pub mod guest_shutdown;
 pub mod initramfs;
+#[cfg(test)]
+mod mem_page;
 pub mod pingpong_params;
 pub mod pvclock;
 pub mod shared_ring;

@@ -266,23 +266,7 @@ mod tests {
     use crate::xs_client::{RawMessage, encode_message};
     use hypercall_abi::xenstore::XsdSockmsgType;
 
-    /// A page in memory.
-    struct Page(Vec<u8>);
-
-    impl RingMemory for Page {
-        fn read_u8(&self, offset: usize) -> u8 {
-            self.0[offset]
-        }
-        fn write_u8(&mut self, offset: usize, value: u8) {
-            self.0[offset] = value;
-        }
-        fn read_u32(&self, offset: usize) -> u32 {
-            u32::from_le_bytes(self.0[offset..offset + 4].try_into().unwrap())
-        }
-        fn write_u32(&mut self, offset: usize, value: u32) {
-            self.0[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
-        }
-    }
+    use crate::mem_page::Page;
 
     /// A tiny xenstored behind the page: it runs whenever the client waits.
     struct FakeDaemon {
