@@ -1,17 +1,16 @@
 //! domains=shell: Dom0 builds a `domu=shell` DomU, waits for it to be ready, types commands on its console (the balloon's among them), sees its heartbeat stop while paused, and sees it power off.
 
-use hypercall_abi::domctl::{DomctlCmd, XenDomctl};
 use hypercall_abi::domid::DomId;
 use hypercall_abi::sched::ShutdownReason;
 
 use dom0_tools::domain_info::shutdown_name;
 use dom0_tools::domu_shell::READY;
 
-use super::builder::{self, DomuSpec};
 use super::control;
-use super::scenario::{DESTROY_TIMEOUT_MS, DOMU_PAGES, RUN_TIMEOUT_MS, domu_image, ensure, step};
+use super::scenario::{
+    DESTROY_TIMEOUT_MS, DOMU_PAGES, RUN_TIMEOUT_MS, ensure, session_with_domu, step,
+};
 use super::session::Session;
-use crate::arch::x86_64::control_calls::domctl;
 use crate::console::kprintln;
 use crate::selftest::report::{Detail, Outcome, Report, Ret};
 
@@ -67,7 +66,7 @@ fn counted(session: &mut Session, domid: DomId) -> u32 {
 /// Pauses `domid` (whose heartbeat is on): no `count` line comes while it is paused (after
 /// those already on their way), and they come again once it is unpaused.
 fn count_stops_while_paused(session: &mut Session, domid: DomId) -> Outcome {
-    let ret = domctl(&mut XenDomctl::new(DomctlCmd::Pausedomain, domid));
+    let ret = control::pause(domid);
     ensure(ret == 0, format_args!("pausedomain returned {}", Ret(ret)))?;
     // Lines written just before the pause are still drained.
     session.wait_until(PAUSE_SETTLE_MS, |_| false);
@@ -105,22 +104,7 @@ fn tot_pages_are(domid: DomId, want: u64) -> Outcome {
 
 /// The scenario's checks, in order; each runs only if the ones before passed.
 pub fn checks(report: &mut Report) {
-    let Some(mut session) = step(report, "shell.session", Session::start()) else {
-        return;
-    };
-    let Some(image) = step(report, "shell.image", domu_image()) else {
-        return;
-    };
-    let spec = DomuSpec {
-        nr_pages: DOMU_PAGES,
-        cmdline: "domu=shell",
-        ramdisk: &[],
-        max_memkb: 0,
-        xenstore: false,
-        serial: 1,
-    };
-    let built = builder::build(image, &spec).map_err(|e| Detail::new(format_args!("{e}")));
-    let Some(mut domu) = step(report, "shell.build", built) else {
+    let Some((mut session, mut domu)) = session_with_domu(report, "shell", "domu=shell") else {
         return;
     };
     let domid = domu.domid;

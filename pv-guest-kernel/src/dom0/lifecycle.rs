@@ -4,10 +4,10 @@ use hypercall_abi::sched::ShutdownReason;
 
 use dom0_tools::domain_info::shutdown_name;
 
-use super::builder::{self, DomuSpec};
 use super::control;
-use super::scenario::{DESTROY_TIMEOUT_MS, DOMU_PAGES, RUN_TIMEOUT_MS, domu_image, ensure, step};
-use super::session::Session;
+use super::scenario::{
+    DESTROY_TIMEOUT_MS, DOMU_PAGES, RUN_TIMEOUT_MS, ensure, session_with_domu, step,
+};
 use crate::console::kprintln;
 use crate::selftest::report::{Detail, Report, Ret};
 
@@ -16,22 +16,7 @@ const HELLO_DONE: &str = "hello: done";
 
 /// The scenario's checks, in order; each runs only if the ones before passed.
 pub fn checks(report: &mut Report) {
-    let Some(mut session) = step(report, "lifecycle.session", Session::start()) else {
-        return;
-    };
-    let Some(image) = step(report, "lifecycle.image", domu_image()) else {
-        return;
-    };
-    let spec = DomuSpec {
-        nr_pages: DOMU_PAGES,
-        cmdline: "domu=hello",
-        ramdisk: &[],
-        max_memkb: 0,
-        xenstore: false,
-        serial: 1,
-    };
-    let built = builder::build(image, &spec).map_err(|e| Detail::new(format_args!("{e}")));
-    let Some(mut domu) = step(report, "lifecycle.build", built) else {
+    let Some((mut session, mut domu)) = session_with_domu(report, "lifecycle", "domu=hello") else {
         return;
     };
     let domid = domu.domid;

@@ -2,6 +2,10 @@
 
 use hypercall_abi::start_info::StartInfo;
 
+use alloc::format;
+
+use super::builder::{self, Domu, DomuSpec};
+use super::session::Session;
 use crate::arch::x86_64::boot;
 use crate::conform_mm::guest;
 use crate::selftest::report::{Detail, Outcome, Report};
@@ -90,6 +94,28 @@ pub fn step<T>(report: &mut Report, name: &str, result: Result<T, Detail>) -> Op
             None
         }
     }
+}
+
+/// The first steps of a one-DomU scenario: a session, the DomU image, and a DomU with
+/// `cmdline` built and left paused (checks `NAME.session`, `NAME.image`, `NAME.build`).
+pub fn session_with_domu(
+    report: &mut Report,
+    name: &str,
+    cmdline: &str,
+) -> Option<(Session, Domu)> {
+    let session = step(report, &format!("{name}.session"), Session::start())?;
+    let image = step(report, &format!("{name}.image"), domu_image())?;
+    let spec = DomuSpec {
+        nr_pages: DOMU_PAGES,
+        cmdline,
+        ramdisk: &[],
+        max_memkb: 0,
+        xenstore: false,
+        serial: 1,
+    };
+    let built = builder::build(image, &spec).map_err(|e| Detail::new(format_args!("{e}")));
+    let domu = step(report, &format!("{name}.build"), built)?;
+    Some((session, domu))
 }
 
 /// The DomU kernel image: our initial ramdisk.
