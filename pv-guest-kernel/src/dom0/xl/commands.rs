@@ -70,8 +70,7 @@ pub fn lookup(ts: &Toolstack, spec: &DomSpec) -> Result<DomId, String> {
     DomId::try_from(id).map_err(|_| format!("Error: Domain '{id}' does not exist.\n"))
 }
 
-fn row(ts: &Toolstack, info: &XenDomctlGetdomaininfo, name: String) -> DomainRow {
-    let _ = ts;
+fn row(info: &XenDomctlGetdomaininfo, name: String) -> DomainRow {
     DomainRow {
         domid: u32::from(info.domain),
         name,
@@ -201,7 +200,7 @@ fn list(ts: &mut Toolstack, long: bool, domains: &[DomSpec]) -> Result<Flow, Str
         .iter()
         .zip(names)
         .filter(|(i, _)| wanted.is_empty() || wanted.contains(&i.domain))
-        .map(|(i, (_, name))| row(ts, i, name))
+        .map(|(i, (_, name))| row(i, name))
         .collect();
     print(&if long {
         format_list_long(&rows)
@@ -211,15 +210,11 @@ fn list(ts: &mut Toolstack, long: bool, domains: &[DomSpec]) -> Result<Flow, Str
     Ok(Flow::Prompt)
 }
 
-/// destroydomain, then waits for the domain to vanish and forgets it.
+/// Lets go of the domain as libxl does (its xenstore nodes and ring, our console mapping:
+/// nothing of it stays mapped here), destroydomain, then waits for it to vanish.
 pub fn destroy(ts: &mut Toolstack, domid: DomId) -> Result<(), String> {
-    if let Some(d) = ts.domain(domid) {
-        d.pump_console(None);
-    }
     super::store::release(ts, domid);
-    if let Some(d) = ts.domain(domid) {
-        d.console.disconnect();
-    }
+    ts.forget(domid);
     let ret = control::destroy(domid);
     if ret != 0 {
         return Err(format!(
@@ -229,7 +224,6 @@ pub fn destroy(ts: &mut Toolstack, domid: DomId) -> Result<(), String> {
     let gone = super::shell::wait_until(ts, DESTROY_WAIT_MS, |_| {
         control::getdomaininfo(domid).is_err()
     });
-    ts.forget(domid);
     if gone {
         Ok(())
     } else {

@@ -66,7 +66,7 @@ pub fn introduce(ts: &mut Toolstack, domid: DomId) -> Result<(), String> {
         return Err(format!("domain {domid} is not managed here\n"));
     };
     let (store_mfn, store_port) = (d.store_mfn, d.store_port);
-    let handle = control_handle(domid);
+    let handle = crate::dom0::control::handle(domid).unwrap_or([0; 16]);
     let uuid = uuid_text(&handle);
     let node = NewDomain {
         domid,
@@ -117,11 +117,6 @@ pub fn introduce(ts: &mut Toolstack, domid: DomId) -> Result<(), String> {
         });
     }
     Ok(())
-}
-
-/// The domain handle the builder gave `domid` (read back from getdomaininfo).
-fn control_handle(domid: DomId) -> [u8; 16] {
-    crate::dom0::control::handle(domid).unwrap_or([0; 16])
 }
 
 /// Disconnects `domid`'s ring, tells the daemon, and removes its nodes as libxl does.
