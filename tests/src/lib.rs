@@ -7,3 +7,4 @@ pub mod images;
 pub mod markers;
 pub mod report;
 pub mod scenario;
+pub mod xl_session;
