@@ -4,6 +4,7 @@
 
 extern crate alloc;
 
+pub mod bridge;
 pub mod byte_ring;
 pub mod console_history;
 pub mod console_lines;
@@ -13,17 +14,24 @@ pub mod domain_info;
 pub mod domain_paths;
 pub mod domu_plan;
 pub mod domu_shell;
+pub mod grant_copier;
 pub mod guest_balloon;
 pub mod guest_pages;
 pub mod guest_shutdown;
 pub mod initramfs;
 #[cfg(test)]
 mod mem_page;
+#[cfg(test)]
+mod net_fakes;
+pub mod net_pages;
+pub mod netback;
+pub mod netfront;
 pub mod pingpong_params;
 pub mod pvclock;
 pub mod shared_ring;
 pub mod start_info;
 pub mod vcpu_context;
+pub mod vif;
 pub mod xenbus_handshake;
 pub mod xenstored;
 pub mod xl;

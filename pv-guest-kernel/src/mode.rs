@@ -50,6 +50,8 @@ pub enum Mode {
     ConsoleEcho,
     /// domu=shell: a DomU with a small shell on its console (and a xenbus client).
     DomuShell,
+    /// net=loopback: two smoltcp hosts on an in-memory wire ping each other and talk TCP.
+    NetLoopback,
 }
 
 impl Mode {
@@ -84,6 +86,7 @@ impl Mode {
             b"xl" => Some(Mode::Xl),
             b"bench=create" => Some(Mode::BenchCreate),
             b"domu=shell" => Some(Mode::DomuShell),
+            b"net=loopback" => Some(Mode::NetLoopback),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }
