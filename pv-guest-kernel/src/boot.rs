@@ -44,6 +44,7 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::ConformEvents => crate::conform_evt::suite::run(start_info, p2m),
         Mode::ConformTime => crate::conform_time::checks::run(start_info, p2m),
         Mode::ConformGrants => crate::conform_gnt::grants::run(start_info, p2m),
+        Mode::ConformPirq => crate::conform_pirq::suite::run(start_info, p2m),
         Mode::ConformCpu(area) => crate::conform_cpu::suite::run(area, start_info, p2m),
         Mode::Isolate(check) => crate::isolate::check::run(check, start_info, p2m),
         Mode::Domains(scenario) => crate::dom0::scenario::run(scenario, start_info, p2m),

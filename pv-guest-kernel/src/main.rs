@@ -29,6 +29,9 @@ mod conform_gnt;
 mod conform_mm;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]
+mod conform_pirq;
+#[cfg(target_os = "none")]
+#[forbid(unsafe_code)]
 mod conform_time;
 #[cfg(target_os = "none")]
 #[forbid(unsafe_code)]

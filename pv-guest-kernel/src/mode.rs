@@ -25,6 +25,8 @@ pub enum Mode {
     ConformTime,
     /// conform=grants: grant_table_op conformance (self-grants).
     ConformGrants,
+    /// conform=pirq: a disk's IRQ 14 reaching Dom0 as an event (map_pirq, bind_pirq, eoi).
+    ConformPirq,
     /// conform=traps|softint|user|fpu|desc|priv: a CPU conformance guest.
     ConformCpu(crate::conform_cpu::area::Area),
     /// isolate=<name>: an isolation check a hostile guest must fail at.
@@ -77,6 +79,7 @@ impl Mode {
             b"conform=events" => Some(Mode::ConformEvents),
             b"conform=time" => Some(Mode::ConformTime),
             b"conform=grants" => Some(Mode::ConformGrants),
+            b"conform=pirq" => Some(Mode::ConformPirq),
             b"domu=hello" => Some(Mode::DomuHello),
             b"domu=ticker" => Some(Mode::DomuTicker),
             b"domu=bench" => Some(Mode::DomuBench),

@@ -14,6 +14,7 @@ use core::sync::atomic::Ordering;
 
 use xen_core::event::port_table::PortTable;
 use xen_core::event::two_level::Delivery;
+use xen_core::pirq::table::PirqTable;
 
 use crate::arch::x86_64::entry::GUEST_USER_MODE;
 use hypercall_abi::sched::ShutdownReason;
@@ -111,6 +112,8 @@ pub struct Domain {
     pub time: GuestTime,
     /// Its grant table and the grants it maps (`grant_glue::new_grants` makes them).
     pub grants: DomainGrants,
+    /// Its PIRQs and the GSIs they are mapped to (only the hardware domain maps any).
+    pub pirqs: PirqTable,
 }
 
 /// Width of a PV guest's pseudo-physical address space as getdomaininfo reports it.
@@ -155,6 +158,7 @@ impl Domain {
             poll_wake: false,
             time: GuestTime::new(now),
             grants,
+            pirqs: PirqTable::new(),
         }
     }
 

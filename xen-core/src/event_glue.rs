@@ -2,12 +2,14 @@
 
 use hypercall_abi::Errno;
 use hypercall_abi::domid::DomId;
+use hypercall_abi::event_channel::EvtchnPort;
 use xen_core::domain_table::DomainTable;
 use xen_core::event::ops::{self, PeerTables};
-use xen_core::event::port_table::{PortTable, TableLimits};
+use xen_core::event::port_table::{PortState, PortTable, TableLimits};
 use xen_core::event::raise;
 use xen_core::event::virq::Virq;
 use xen_core::guest_regs::GuestRegs;
+use xen_core::pirq::table::PirqTable;
 
 use crate::arch::x86_64::entry;
 use crate::domain::{Caps, Domain, Shutdown};
@@ -79,6 +81,8 @@ pub fn send_global_virq_to(dom: &mut Domain, virq: u32) {
 struct Peers<'a> {
     caller: Option<&'a mut Domain>,
     domains: &'a mut DomainTable<Domain>,
+    /// The PIRQs of the domain whose ports are closed.
+    pirqs: &'a mut PirqTable,
 }
 
 impl PeerTables for Peers<'_> {
@@ -88,6 +92,12 @@ impl PeerTables for Peers<'_> {
             _ => self.domains.get_mut(dom),
         };
         f(peer.map(|d| &mut d.events));
+    }
+
+    fn closed(&mut self, _port: EvtchnPort, was: PortState) {
+        if let PortState::Pirq(pirq) = was {
+            crate::pirq_glue::unbound(self.pirqs, pirq);
+        }
     }
 }
 
@@ -102,7 +112,11 @@ pub fn close_all_ports(
     domains: &mut DomainTable<Domain>,
 ) -> Result<(), Errno> {
     let bits = target.event_bits();
-    let mut peers = Peers { caller, domains };
+    let mut peers = Peers {
+        caller,
+        domains,
+        pirqs: &mut target.pirqs,
+    };
     ops::reset(&mut target.events, &bits, &mut peers)
 }
 

@@ -15,6 +15,7 @@ pub mod guest_regs;
 pub mod layout;
 pub mod mm;
 pub mod multiboot;
+pub mod pirq;
 pub mod sched;
 pub mod serial_rx;
 pub mod time;

@@ -37,6 +37,8 @@ mod mm_glue;
 #[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
+mod pirq_glue;
+#[cfg(target_os = "none")]
 mod schedule;
 #[cfg(target_os = "none")]
 mod start;

@@ -197,6 +197,7 @@ fn decide(hv: &mut Hypervisor, regs: &mut GuestRegs) -> Next {
     // Serial input that arrived while the CPU idled wakes the hardware domain (before the
     // reschedule request its wake makes is cleared: this decision serves it).
     crate::console_input::notify(hv);
+    crate::pirq_glue::notify(hv);
     RESCHED.store(false, Ordering::Relaxed);
     // Timers that came due: the running vCPU's (its periodic tick only while it runs on) and
     // those of the vCPUs off the CPU, which may wake them.

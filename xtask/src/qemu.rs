@@ -1,6 +1,8 @@
 //! Running QEMU: interactively on the terminal, or captured with a stop condition, a timeout, and typed input.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -31,6 +33,8 @@ pub struct RunOptions {
     /// With `input`: stop once the script's last line was answered by a prompt (as a stop
     /// condition: `linger` applies).
     pub stop_after_input: bool,
+    /// A raw disk image on the primary IDE channel's master (ports 0x1f0-0x1f7, IRQ 14).
+    pub disk: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -43,6 +47,7 @@ impl RunOptions {
             echo: false,
             input: None,
             stop_after_input: false,
+            disk: None,
         }
     }
 
@@ -81,6 +86,20 @@ impl RunOptions {
         self.stop_after_input = stop;
         self
     }
+
+    /// Attach the raw image `path` as the primary IDE master disk.
+    pub fn disk(mut self, path: PathBuf) -> Self {
+        self.disk = Some(path);
+        self
+    }
+}
+
+/// QEMU's arguments attaching raw image `path` as the primary IDE channel's master disk.
+pub fn disk_args(path: &Path) -> Vec<OsString> {
+    let mut drive = OsString::from("file=");
+    drive.push(path);
+    drive.push(",format=raw,if=ide,index=0,media=disk");
+    vec!["-drive".into(), drive]
 }
 
 /// What a captured run produced.
@@ -150,8 +169,11 @@ pub fn run_captured(boot: &Boot, options: &RunOptions) -> Result<Run, String> {
     } else {
         Stdio::null()
     };
-    cmd.args(boot.qemu_args(Console::Pipe))
-        .stdin(stdin)
+    cmd.args(boot.qemu_args(Console::Pipe));
+    if let Some(disk) = &options.disk {
+        cmd.args(disk_args(disk));
+    }
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     run_process(cmd, options)
@@ -345,6 +367,22 @@ mod tests {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
+    }
+
+    #[test]
+    fn a_disk_is_the_primary_ide_master() {
+        let args = disk_args(Path::new("/tmp/d.img"));
+        assert_eq!(
+            args,
+            [
+                "-drive",
+                "file=/tmp/d.img,format=raw,if=ide,index=0,media=disk"
+            ]
+        );
+        let options = RunOptions::until_exit(Duration::from_secs(1));
+        assert_eq!(options.disk, None);
+        let options = options.disk(PathBuf::from("/tmp/d.img"));
+        assert_eq!(options.disk.as_deref(), Some(Path::new("/tmp/d.img")));
     }
 
     #[test]

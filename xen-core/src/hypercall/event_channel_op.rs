@@ -13,6 +13,7 @@ use hypercall_abi::event_channel::{
     EvtchnClose, EvtchnReset, EvtchnSend, EvtchnStatus, EvtchnUnmask,
 };
 use xen_core::event::ops::{self, Peer, SendOutcome};
+use xen_core::event::port_table::PortState;
 use xen_core::event::request::{
     AllocUnboundRequest, BindInterdomainRequest, BindIpiRequest, BindPirqRequest, BindVcpuRequest,
     BindVirqRequest, EvtchnCmd, PortRequest, ResetRequest, StatusRequest,
@@ -22,6 +23,7 @@ use crate::arch::x86_64::uaccess::{read_guest, write_guest};
 use crate::domain::Domain;
 use crate::event_glue;
 use crate::hypervisor::{State, with_state};
+use crate::pirq_glue;
 
 /// Handles event_channel_op(cmd, arg).
 pub fn event_channel_op(cmd: u64, arg: u64) -> Result<u64, Errno> {
@@ -115,19 +117,13 @@ fn bind_virq(arg: u64) -> Result<u64, Errno> {
     Ok(0)
 }
 
-/// No physical IRQ is routed to any domain yet, so every PIRQ in range is one nobody mapped:
-/// Xen answers `EPERM` (`pirq_access_permitted` fails) after the range check's `EINVAL`.
+/// Binds a PIRQ the caller mapped (`pirq_glue::bind`: Xen's errors, the line unmasked).
 fn bind_pirq(arg: u64) -> Result<u64, Errno> {
-    let raw: EvtchnBindPirq = read_guest(arg)?;
+    let mut raw: EvtchnBindPirq = read_guest(arg)?;
     let req = BindPirqRequest::decode(&raw);
-    with_state(|st| {
-        // Xen's PIRQ is an int: values from 2^31 are negative, and out of range too.
-        if req.pirq >= st.dom.events.nr_pirqs() {
-            Err(Errno::Inval)
-        } else {
-            Err(Errno::Perm)
-        }
-    })
+    raw.port = with_state(|st| pirq_glue::bind(st.dom, req.pirq))?;
+    write_guest(arg, &raw)?;
+    Ok(0)
 }
 
 fn bind_ipi(arg: u64) -> Result<u64, Errno> {
@@ -148,8 +144,11 @@ fn close(arg: u64) -> Result<u64, Errno> {
             .interdomain_peer(req.port)
             .and_then(|id| st.domains.get_mut(id))
             .map(|d| &mut d.events);
-        // No PIRQ is ever bound, so a closed port has nothing to unbind.
-        ops::close(&mut st.dom.events, &bits, peer, req.port).map(|_| 0)
+        let was = ops::close(&mut st.dom.events, &bits, peer, req.port)?;
+        if let PortState::Pirq(pirq) = was {
+            pirq_glue::unbound(&mut st.dom.pirqs, pirq);
+        }
+        Ok(0)
     })
 }
 

@@ -24,6 +24,7 @@ pub mod mmu_bench;
 pub mod mmu_calls;
 pub mod multicall;
 pub mod notes;
+pub mod pirq_calls;
 pub mod probes;
 pub mod ring_page;
 pub mod shared_events;

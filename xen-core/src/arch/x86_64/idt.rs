@@ -9,6 +9,7 @@ use super::entry::{
     exception_stub_table, irq_ignore, serial_interrupt_entry, timer_interrupt_entry,
 };
 use super::gdt::{HYPERVISOR_CS, IST_DOUBLE_FAULT, IST_MACHINE_CHECK, IST_NMI};
+use super::pirq_irq;
 use super::serial_irq::SERIAL_VECTOR;
 
 #[derive(Clone, Copy)]
@@ -63,8 +64,12 @@ pub fn init() {
             v if v == usize::from(SERIAL_VECTOR) => {
                 gate(serial_interrupt_entry as *const () as u64, 0, 0)
             }
-            // Everything else, the APIC's SPURIOUS_VECTOR included (it takes no EOI): ignored.
-            _ => gate(irq_ignore as *const () as u64, 0, 0),
+            // The ISA lines the hardware domain may be given (masked until it binds one);
+            // everything else, the APIC's SPURIOUS_VECTOR included (it takes no EOI): ignored.
+            _ => match pirq_irq::stub_for(vector) {
+                Some(stub) => gate(stub, 0, 0),
+                None => gate(irq_ignore as *const () as u64, 0, 0),
+            },
         };
     }
     let ptr = Pointer {

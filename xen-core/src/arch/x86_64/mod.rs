@@ -15,6 +15,7 @@ pub mod heap;
 pub mod idt;
 pub mod msr_safe;
 pub mod paging;
+pub mod pirq_irq;
 pub mod pit;
 pub mod platform;
 pub mod port_io;

@@ -87,6 +87,63 @@ pub fn unmask_legacy_irq(irq: u8) {
     }
 }
 
+/// The slave PIC's command and interrupt mask ports.
+const PIC2_COMMAND: u16 = 0xa0;
+const PIC2_DATA: u16 = 0xa1;
+/// The master's line the slave cascades into.
+const CASCADE_LINE: u8 = 2;
+/// OCW3: the next read of the command port returns the in-service register.
+const PIC_READ_ISR: u8 = 0x0b;
+
+/// Masks (`masked`) or unmasks ISA line `irq` (0-15) on the PIC that has it. Unmasking a
+/// slave line unmasks the cascade too (which stays unmasked: the slave's own masks decide).
+pub fn set_isa_irq_masked(irq: u8, masked: bool) {
+    debug_assert!(irq < 16, "ISA IRQs are 0-15");
+    let (port, bit) = if irq < 8 {
+        (PIC1_DATA, 1u8 << irq)
+    } else {
+        (PIC2_DATA, 1u8 << (irq & 7))
+    };
+    // SAFETY: the PICs belong to xen-core (Dom0 is denied their ports); this changes one bit
+    // of a mask register (and clears the cascade's), for a line whose handler is installed.
+    unsafe {
+        let mask = inb(port);
+        outb(port, if masked { mask | bit } else { mask & !bit });
+        if irq >= 8 && !masked {
+            let master = inb(PIC1_DATA);
+            outb(PIC1_DATA, master & !(1 << CASCADE_LINE));
+        }
+    }
+}
+
+/// Whether ISA line `irq` (0-15) is in service: false for the PICs' spurious IRQ 7 and 15.
+pub fn isa_irq_in_service(irq: u8) -> bool {
+    let (port, bit) = if irq < 8 {
+        (PIC1_COMMAND, 1u8 << irq)
+    } else {
+        (PIC2_COMMAND, 1u8 << (irq & 7))
+    };
+    // SAFETY: the PICs belong to xen-core; OCW3 only selects which register the command
+    // port reads back, and xen-core never reads the IRR through it.
+    unsafe {
+        outb(port, PIC_READ_ISR);
+        inb(port) & bit != 0
+    }
+}
+
+/// Ends the interrupt of ISA line `irq` being handled: on the slave, then the master (which
+/// sees it as the cascade's), non-specific EOIs.
+pub fn isa_pic_eoi(irq: u8) {
+    // SAFETY: the PICs belong to xen-core; an EOI only clears the in-service bit of the
+    // interrupt being handled (the slave's and the cascade's for a slave line).
+    unsafe {
+        if irq >= 8 {
+            outb(PIC2_COMMAND, PIC_EOI);
+        }
+        outb(PIC1_COMMAND, PIC_EOI);
+    }
+}
+
 /// Ends the master PIC's interrupt being handled (a non-specific EOI).
 pub fn legacy_pic_eoi() {
     // SAFETY: the PICs belong to xen-core; an EOI only clears the in-service bit of the

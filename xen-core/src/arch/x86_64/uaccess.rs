@@ -118,6 +118,15 @@ unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindVirq {}
 unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindPirq {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::event_channel::EvtchnBindIpi {}
+// SAFETY: repr(C) integers with explicit padding fields: every bit pattern is valid, no
+// hidden padding.
+unsafe impl Pod for hypercall_abi::physdev::PhysdevMapPirq {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::physdev::PhysdevUnmapPirq {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::physdev::PhysdevEoi {}
+// SAFETY: as above.
+unsafe impl Pod for hypercall_abi::physdev::PhysdevIrqStatusQuery {}
 // SAFETY: as above.
 unsafe impl Pod for hypercall_abi::event_channel::EvtchnClose {}
 // SAFETY: as above.
