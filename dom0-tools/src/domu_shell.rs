@@ -7,7 +7,7 @@ pub const READY: &str = "domu: ready";
 /// The longest `busy` run accepted, in seconds.
 pub const BUSY_MAX_S: u64 = 3600;
 /// The help text, one line per command.
-pub const HELP: [&str; 10] = [
+pub const HELP: [&str; 15] = [
     "help            this list",
     "uptime          seconds since boot",
     "mem             memory now, balloon target and maximum",
@@ -18,6 +18,11 @@ pub const HELP: [&str; 10] = [
     "reboot          reboot (shutdown reason reboot)",
     "balloon KIB     balloon to KIB as if memory/target said so",
     "ls PATH         list a xenstore directory (relative to our home, or absolute)",
+    "write PATH VALUE  set a xenstore node (relative to our home, or absolute)",
+    "blk [list]      block devices, their sizes and states",
+    "blk read|sum VDEV SECTOR COUNT     crc32 of sectors (read: and the first bytes)",
+    "blk write VDEV SECTOR COUNT SEED   write the seed's pattern",
+    "blk bench VDEV MIB qd=1|32 read|write   time a transfer against memcpy",
 ];
 
 /// A command line.
@@ -45,6 +50,10 @@ pub enum Command<'a> {
     Balloon(u64),
     /// `ls PATH`.
     Ls(&'a str),
+    /// `write PATH VALUE`.
+    Write(&'a str, &'a [u8]),
+    /// `blk ...`.
+    Blk(crate::blk_command::BlkCommand<'a>),
     /// A line that names no command or gives bad arguments: the message to print.
     Bad(BadCommand<'a>),
 }
@@ -93,6 +102,21 @@ pub fn parse(line: &[u8]) -> Command<'_> {
             (Some(path), false) => Command::Ls(path),
             _ => Command::Bad(BadCommand::Usage("usage: ls PATH")),
         },
+        b"write" => {
+            let mut rest = line.split(|&b| b == b' ').filter(|w| !w.is_empty()).skip(1);
+            let path = rest.next().and_then(|p| core::str::from_utf8(p).ok());
+            match (path, rest.next(), rest.next()) {
+                (Some(path), Some(value), None) => Command::Write(path, value),
+                _ => Command::Bad(BadCommand::Usage("usage: write PATH VALUE")),
+            }
+        }
+        b"blk" => {
+            let rest = line.split(|&b| b == b' ').filter(|w| !w.is_empty()).skip(1);
+            match crate::blk_command::parse(rest) {
+                Ok(c) => Command::Blk(c),
+                Err(usage) => Command::Bad(BadCommand::Usage(usage)),
+            }
+        }
         other => Command::Bad(BadCommand::Unknown(other)),
     }
 }
@@ -125,6 +149,29 @@ mod tests {
         assert_eq!(parse(b"busy  3600"), Command::Busy(3600));
         assert_eq!(parse(b"ls /local/domain"), Command::Ls("/local/domain"));
         assert_eq!(parse(b"balloon 4096"), Command::Balloon(4096));
+        assert_eq!(parse(b"write a/b 1"), Command::Write("a/b", b"1"));
+        for bad in [&b"write"[..], b"write a", b"write a b c"] {
+            assert_eq!(
+                parse(bad),
+                Command::Bad(BadCommand::Usage("usage: write PATH VALUE"))
+            );
+        }
+        assert_eq!(
+            parse(b"blk"),
+            Command::Blk(crate::blk_command::BlkCommand::List)
+        );
+        assert_eq!(
+            parse(b"blk  sum xvda 0 8"),
+            Command::Blk(crate::blk_command::BlkCommand::Sum {
+                vdev: "xvda",
+                sector: 0,
+                count: 8
+            })
+        );
+        assert_eq!(
+            parse(b"blk read"),
+            Command::Bad(BadCommand::Usage(crate::blk_command::USAGE))
+        );
         for bad in [
             &b"balloon"[..],
             b"balloon -1",

@@ -4,6 +4,9 @@
 
 extern crate alloc;
 
+pub mod blk_command;
+pub mod blk_data;
+pub mod blkfront;
 pub mod bridge;
 pub mod byte_ring;
 pub mod console_history;

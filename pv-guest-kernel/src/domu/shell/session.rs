@@ -15,10 +15,12 @@ const ENTER_ECHO: &[u8] = b"\r\n";
 const ERASE_LINE: &[u8] = b"\r\x1b[K";
 
 use super::balloon::BalloonDriver;
+use super::blk;
 use super::control::{self, Control};
 use crate::arch::x86_64::xenstore_front::NoStore;
 use crate::arch::x86_64::{boot, console_front, shared_events, toolstack_calls, xen};
 use crate::console::{Escaped, kprintln};
+use crate::domu::blk::devices::BlkDevices;
 use crate::domu::xenbus::Xenbus;
 
 /// Nanoseconds in a second.
@@ -35,6 +37,8 @@ struct Shell {
     count: Option<(u64, u64)>,
     xenbus: Option<Xenbus>,
     control: Control,
+    /// The virtual disks.
+    blk: BlkDevices,
     /// Watch events the xenbus client had dropped when we last looked.
     dropped_seen: u64,
 }
@@ -61,11 +65,17 @@ pub fn run() -> ! {
         count: None,
         xenbus: None,
         control: Control::new(),
+        blk: BlkDevices::new(),
         dropped_seen: 0,
     };
     match Xenbus::connect() {
         Ok(mut xb) => match shell.control.setup(&mut xb) {
-            Ok(()) => shell.xenbus = Some(xb),
+            Ok(()) => {
+                if let Err(e) = shell.blk.setup(&mut xb) {
+                    kprintln!("blk: watching device/vbd failed: {}", e);
+                }
+                shell.xenbus = Some(xb);
+            }
             Err(e) => kprintln!("domu: xenstore setup failed: {}", e),
         },
         Err(NoStore::NoEventChannel) => kprintln!("domu: no xenstore"),
@@ -137,7 +147,11 @@ impl Shell {
                 put(ERASE_LINE);
                 handled = true;
             }
-            self.control.handle(xb, &event);
+            if BlkDevices::owns(&event) {
+                self.blk.handle(xb, &event);
+            } else {
+                self.control.handle(xb, &event);
+            }
         }
         if handled {
             self.reprompt();
@@ -212,6 +226,8 @@ impl Shell {
             Command::Reboot => control::shut_down(ShutdownReason::Reboot),
             Command::Ls(path) => self.ls(path),
             Command::Balloon(kib) => self.control.balloon_to(kib, true),
+            Command::Write(path, value) => self.write(path, value),
+            Command::Blk(c) => blk::run(&mut self.blk, self.xenbus.as_mut(), c),
             Command::Bad(BadCommand::Unknown(word)) => {
                 kprintln!("domu: unknown command '{}' (try help)", Escaped(word))
             }
@@ -232,6 +248,17 @@ impl Shell {
                 }
             }
             Err(e) => kprintln!("ls: {}: {}", path, e),
+        }
+    }
+
+    /// `write PATH VALUE`: sets a xenstore node.
+    fn write(&mut self, path: &str, value: &[u8]) {
+        let Some(xb) = self.xenbus.as_mut() else {
+            kprintln!("write: no xenstore");
+            return;
+        };
+        if let Err(e) = xb.write(path, value) {
+            kprintln!("write: {}: {}", path, e);
         }
     }
 
