@@ -4,10 +4,13 @@
 
 extern crate alloc;
 
+pub mod ata;
+pub mod block_store;
 pub mod byte_ring;
 pub mod console_history;
 pub mod console_lines;
 pub mod console_ring;
+pub mod disk_names;
 pub mod domain_config;
 pub mod domain_info;
 pub mod domain_paths;
@@ -17,6 +20,7 @@ pub mod guest_balloon;
 pub mod guest_pages;
 pub mod guest_shutdown;
 pub mod initramfs;
+pub mod mbr;
 #[cfg(test)]
 mod mem_page;
 pub mod pingpong_params;

@@ -56,5 +56,6 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::BenchCreate => crate::dom0::xl::bench_create::run(),
         Mode::ConsoleEcho => crate::dom0::echo::run(start_info, p2m),
         Mode::DomuShell => crate::domu::shell::session::run(),
+        Mode::DiskSelftest => crate::dom0::disk::selftest::run(start_info, p2m),
     }
 }

@@ -50,6 +50,8 @@ pub enum Mode {
     ConsoleEcho,
     /// domu=shell: a DomU with a small shell on its console (and a xenbus client).
     DomuShell,
+    /// disk=selftest: Dom0 opens the IDE disk, writes, flushes and reads back a sector.
+    DiskSelftest,
 }
 
 impl Mode {
@@ -84,6 +86,7 @@ impl Mode {
             b"xl" => Some(Mode::Xl),
             b"bench=create" => Some(Mode::BenchCreate),
             b"domu=shell" => Some(Mode::DomuShell),
+            b"disk=selftest" => Some(Mode::DiskSelftest),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

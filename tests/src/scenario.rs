@@ -86,6 +86,12 @@ impl Scenario {
         self
     }
 
+    /// Attach the raw image `path` as the primary IDE disk.
+    pub fn disk(mut self, path: PathBuf) -> Self {
+        self.options = self.options.disk(path);
+        self
+    }
+
     /// Give up after `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.options.timeout = timeout;

@@ -1,6 +1,7 @@
 //! Running QEMU: interactively on the terminal, or captured with a stop condition, a timeout, and typed input.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
@@ -31,6 +32,8 @@ pub struct RunOptions {
     /// With `input`: stop once the script's last line was answered by a prompt (as a stop
     /// condition: `linger` applies).
     pub stop_after_input: bool,
+    /// A raw disk image attached as the primary IDE master (`-drive ...,if=ide,index=0`).
+    pub disk: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -43,6 +46,7 @@ impl RunOptions {
             echo: false,
             input: None,
             stop_after_input: false,
+            disk: None,
         }
     }
 
@@ -73,6 +77,12 @@ impl RunOptions {
     /// Type `script` into the serial console as the output asks for it.
     pub fn input(mut self, script: Script) -> Self {
         self.input = Some(script);
+        self
+    }
+
+    /// Attach `path` as the primary IDE disk.
+    pub fn disk(mut self, path: PathBuf) -> Self {
+        self.disk = Some(path);
         self
     }
 
@@ -150,11 +160,23 @@ pub fn run_captured(boot: &Boot, options: &RunOptions) -> Result<Run, String> {
     } else {
         Stdio::null()
     };
-    cmd.args(boot.qemu_args(Console::Pipe))
-        .stdin(stdin)
+    cmd.args(boot.qemu_args(Console::Pipe));
+    if let Some(disk) = &options.disk {
+        cmd.args(drive_args(disk));
+    }
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     run_process(cmd, options)
+}
+
+/// The QEMU arguments that attach the raw image `path` as the primary IDE master disk.
+pub fn drive_args(path: &std::path::Path) -> [std::ffi::OsString; 2] {
+    let mut value = std::ffi::OsString::from("file=");
+    // QEMU's option syntax doubles a comma inside a value.
+    value.push(path.to_string_lossy().replace(',', ",,"));
+    value.push(",format=raw,if=ide,index=0,media=disk");
+    ["-drive".into(), value]
 }
 
 /// Runs `cmd` (stdout and stderr piped; stdin piped too when `options` has input) under
@@ -337,6 +359,16 @@ fn pump(mut source: impl Read, sink: &mpsc::Sender<Vec<u8>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_disk_is_the_primary_ide_master() {
+        let args = drive_args(std::path::Path::new("/t/a,b.img"));
+        assert_eq!(args[0], "-drive");
+        assert_eq!(
+            args[1],
+            "file=/t/a,,b.img,format=raw,if=ide,index=0,media=disk"
+        );
+    }
 
     fn shell(script: &str) -> Command {
         let mut cmd = Command::new("sh");
