@@ -4,14 +4,17 @@
 
 extern crate alloc;
 
+pub mod ata;
 pub mod blk_command;
 pub mod blk_data;
 pub mod blkfront;
+pub mod block_store;
 pub mod bridge;
 pub mod byte_ring;
 pub mod console_history;
 pub mod console_lines;
 pub mod console_ring;
+pub mod disk_names;
 pub mod domain_config;
 pub mod domain_info;
 pub mod domain_paths;
@@ -22,6 +25,7 @@ pub mod guest_balloon;
 pub mod guest_pages;
 pub mod guest_shutdown;
 pub mod initramfs;
+pub mod mbr;
 #[cfg(test)]
 mod mem_page;
 #[cfg(test)]

@@ -58,5 +58,6 @@ pub fn kernel_main(start_info: &'static StartInfo, p2m: &'static [u64]) -> ! {
         Mode::ConsoleEcho => crate::dom0::echo::run(start_info, p2m),
         Mode::DomuShell => crate::domu::shell::session::run(),
         Mode::NetLoopback => crate::domu::net::loopback::run(),
+        Mode::DiskSelftest => crate::dom0::disk::selftest::run(start_info, p2m),
     }
 }

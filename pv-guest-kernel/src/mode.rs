@@ -54,6 +54,8 @@ pub enum Mode {
     DomuShell,
     /// net=loopback: two smoltcp hosts on an in-memory wire ping each other and talk TCP.
     NetLoopback,
+    /// disk=selftest: Dom0 opens the IDE disk, writes, flushes and reads back a sector.
+    DiskSelftest,
 }
 
 impl Mode {
@@ -90,6 +92,7 @@ impl Mode {
             b"bench=create" => Some(Mode::BenchCreate),
             b"domu=shell" => Some(Mode::DomuShell),
             b"net=loopback" => Some(Mode::NetLoopback),
+            b"disk=selftest" => Some(Mode::DiskSelftest),
             w if w.starts_with(b"domains=") => {
                 crate::dom0::scenario::Scenario::from_word(w).map(Mode::Domains)
             }

@@ -7,6 +7,7 @@ pub mod boot;
 pub mod cli;
 pub mod commands;
 pub mod container;
+pub mod disk_image;
 pub mod exit_code;
 pub mod images;
 pub mod initramfs;

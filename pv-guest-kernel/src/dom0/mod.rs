@@ -6,6 +6,7 @@ pub mod churn;
 pub mod console_backend;
 pub mod control;
 pub mod crash;
+pub mod disk;
 pub mod domu_shell;
 pub mod echo;
 pub mod events;

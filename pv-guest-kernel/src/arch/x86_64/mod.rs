@@ -1,5 +1,6 @@
 //! x86-64 PV guest specifics: entry, hypercalls, exception and syscall entry, CPU access.
 pub mod access;
+pub mod ata_ports;
 pub mod boot;
 pub mod bounce_bench;
 pub mod calls;
