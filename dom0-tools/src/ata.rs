@@ -364,6 +364,12 @@ impl<P: AtaPorts> Ata<P> {
             .set_control(if enabled { 0 } else { control::NIEN });
     }
 
+    /// Bounds each later wait by `poll_budget` polls (fewer when each wait blocks on the
+    /// interrupt with a timeout).
+    pub fn set_poll_budget(&mut self, poll_budget: u32) {
+        self.poll_budget = poll_budget;
+    }
+
     /// The ports (to tune the caller's wait).
     pub fn ports_mut(&mut self) -> &mut P {
         &mut self.ports

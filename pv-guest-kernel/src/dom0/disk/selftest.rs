@@ -10,6 +10,7 @@ use dom0_tools::block_store::{BlockError, BlockStore, Region, SECTOR_SIZE};
 use dom0_tools::mbr::Partition;
 use hypercall_abi::start_info::StartInfo;
 
+use super::irq;
 use super::open::{self, Disk};
 use crate::arch::x86_64::{shared_events, xen};
 use crate::conform_mm::guest;
@@ -59,8 +60,15 @@ fn checks(report: &mut Report) {
     ) else {
         return;
     };
-    // Other domains may run while the disk is busy.
+    // The driver blocks on the disk's interrupt (other domains run meanwhile); if it cannot
+    // be routed, it polls and yields.
     disk.ata.ports_mut().set_wait(yield_cpu);
+    report.check(
+        "disk.irq",
+        irq::enable(&mut disk)
+            .map(|_| ())
+            .map_err(|(what, e)| Detail::new(format_args!("{what} returned {e}"))),
+    );
     let sectors = disk.ata.sectors();
     report.check(
         "disk.identify",
