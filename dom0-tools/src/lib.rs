@@ -4,6 +4,8 @@
 
 extern crate alloc;
 
+pub mod blkback;
+pub mod block_store;
 pub mod byte_ring;
 pub mod console_history;
 pub mod console_lines;
@@ -23,6 +25,7 @@ pub mod pingpong_params;
 pub mod pvclock;
 pub mod shared_ring;
 pub mod start_info;
+pub mod vbd;
 pub mod vcpu_context;
 pub mod xenbus_handshake;
 pub mod xenstored;

@@ -1,5 +1,6 @@
 //! x86-64 PV guest specifics: entry, hypercalls, exception and syscall entry, CPU access.
 pub mod access;
+pub mod backend_grants;
 pub mod boot;
 pub mod bounce_bench;
 pub mod calls;
@@ -25,6 +26,7 @@ pub mod mmu_calls;
 pub mod multicall;
 pub mod notes;
 pub mod probes;
+pub mod ram_disk;
 pub mod ring_page;
 pub mod shared_events;
 pub mod timing;
