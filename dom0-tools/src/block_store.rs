@@ -32,6 +32,8 @@ pub enum BlockError {
     Device(AtaError),
     /// There was no memory for the operation.
     NoMemory,
+    /// The store behind the device failed (a copy hypercall refused, say).
+    Io,
 }
 
 impl From<AtaError> for BlockError {
@@ -56,6 +58,7 @@ impl fmt::Display for BlockError {
             ),
             BlockError::Device(e) => write!(f, "device error: {e}"),
             BlockError::NoMemory => f.write_str("out of memory"),
+            BlockError::Io => f.write_str("I/O error"),
         }
     }
 }

@@ -45,7 +45,7 @@ const fn cmd(
 const MEM_USAGE: &str = "<Domain> <MemMB['b'[bytes]|'k'[KB]|'m'[MB]|'g'[GB]|'t'[TB]]>";
 
 /// The xl commands we implement, in xl's order.
-pub static XL_COMMANDS: [CmdSpec; 19] = [
+pub static XL_COMMANDS: [CmdSpec; 22] = [
     cmd(
         "create",
         true,
@@ -210,6 +210,30 @@ pub static XL_COMMANDS: [CmdSpec; 19] = [
         "Monitor a host and the domains in real time",
         "",
         None,
+    ),
+    cmd(
+        "block-attach",
+        true,
+        true,
+        "Create a new virtual block device",
+        "<Domain> <disk-spec-component(s)>...",
+        None,
+    ),
+    cmd(
+        "block-list",
+        false,
+        false,
+        "List virtual block devices for a domain",
+        "<Domain(s)>",
+        None,
+    ),
+    cmd(
+        "block-detach",
+        false,
+        true,
+        "Destroy a domain's virtual block device",
+        "<Domain> <DevId>",
+        Some("-f, --force             Do not wait for the guest to let go of the device."),
     ),
     cmd(
         "uptime",

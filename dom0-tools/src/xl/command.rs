@@ -124,6 +124,25 @@ pub enum XlCommand {
     },
     /// `top`.
     Top,
+    /// `block-attach DOM DISKSPEC...`: the words are the DISKSPEC's comma-separated parts
+    /// (xl joins them with commas).
+    BlockAttach {
+        /// The domain.
+        domain: DomSpec,
+        /// The DISKSPEC, its words joined with commas.
+        spec: String,
+    },
+    /// `block-detach [-f] DOM DEVID|VDEV`.
+    BlockDetach {
+        /// The domain.
+        domain: DomSpec,
+        /// A device number or a vdev name (`51712`, `xvda`).
+        device: String,
+        /// `-f`: remove the device without waiting for the guest.
+        force: bool,
+    },
+    /// `block-list DOM...`.
+    BlockList(Vec<DomSpec>),
     /// `help [COMMAND]`: print [`help_text`](super::cmd_table::help_text) of it.
     Help(Option<String>),
     /// Shell builtin `sleep SECONDS` (decimals allowed, to the ms).
@@ -531,6 +550,28 @@ fn parse_xl_command(command: &'static CmdSpec, args: &[&str]) -> Result<XlComman
             opts!(NO_OPTS, 0);
             XlCommand::Top
         }
+        "block-attach" => {
+            let p = opts!(NO_OPTS, 2);
+            XlCommand::BlockAttach {
+                domain: one(&p),
+                spec: p.positional[1..].join(","),
+            }
+        }
+        "block-detach" => {
+            let p = opts!(
+                OptSpec {
+                    short: "f",
+                    long: &[("force", 'f')]
+                },
+                2
+            );
+            XlCommand::BlockDetach {
+                domain: one(&p),
+                device: String::from(p.positional[1]),
+                force: p.has('f'),
+            }
+        }
+        "block-list" => XlCommand::BlockList(doms(&opts!(NO_OPTS, 1).positional)),
         _ => return Err(XlError::NotImplemented),
     })
 }
@@ -958,5 +999,51 @@ mod tests {
         // Multi-byte characters in option clusters.
         assert_eq!(err("list -é"), "option `é' not supported.\n");
         assert!(parse_line("sched-credit -dé").is_ok());
+    }
+
+    #[test]
+    fn block_commands() {
+        assert_eq!(
+            parse("block-attach g phy:/dev/ram0,xvdb,w"),
+            XlCommand::BlockAttach {
+                domain: name("g"),
+                spec: String::from("phy:/dev/ram0,xvdb,w")
+            }
+        );
+        assert_eq!(
+            parse("xl block-attach 3 target=/dev/hda2 vdev=xvdc access=r"),
+            XlCommand::BlockAttach {
+                domain: DomSpec::Id(3),
+                spec: String::from("target=/dev/hda2,vdev=xvdc,access=r")
+            }
+        );
+        assert_eq!(
+            parse("block-detach g xvdb"),
+            XlCommand::BlockDetach {
+                domain: name("g"),
+                device: String::from("xvdb"),
+                force: false
+            }
+        );
+        assert_eq!(
+            parse("block-detach -f 2 51728"),
+            XlCommand::BlockDetach {
+                domain: DomSpec::Id(2),
+                device: String::from("51728"),
+                force: true
+            }
+        );
+        assert_eq!(
+            parse("block-list g 2"),
+            XlCommand::BlockList(vec![name("g"), DomSpec::Id(2)])
+        );
+        assert!(
+            err("block-attach g").starts_with("'xl block-attach' requires at least 2 arguments.")
+        );
+        assert!(
+            err("block-detach g").starts_with("'xl block-detach' requires at least 2 arguments.")
+        );
+        assert!(err("block-list").starts_with("'xl block-list' requires at least 1 argument."));
+        assert_eq!(err("block-list -x g"), "option `x' not supported.\n");
     }
 }

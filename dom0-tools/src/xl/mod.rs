@@ -1,5 +1,6 @@
 //! The `xl` shell's hardware-free parts: command parsing, domain lookup, output formats, line editing.
 
+pub mod block_list;
 pub mod cmd_table;
 pub mod command;
 pub mod cpu_mask;

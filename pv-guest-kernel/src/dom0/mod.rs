@@ -1,5 +1,6 @@
 //! Dom0's toolstack at work: building DomUs, serving their consoles, and the domain scenarios.
 pub mod bench_pair;
+pub mod blkback;
 pub mod builder;
 pub mod cap;
 pub mod churn;

@@ -1,6 +1,7 @@
 //! x86-64 PV guest specifics: entry, hypercalls, exception and syscall entry, CPU access.
 pub mod access;
 pub mod ata_ports;
+pub mod backend_grants;
 pub mod boot;
 pub mod bounce_bench;
 pub mod calls;
@@ -29,6 +30,7 @@ pub mod notes;
 pub mod page_pool;
 pub mod pirq_calls;
 pub mod probes;
+pub mod ram_disk;
 pub mod ring_page;
 pub mod shared_events;
 pub mod timing;

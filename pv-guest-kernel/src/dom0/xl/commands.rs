@@ -177,6 +177,15 @@ fn run(ts: &mut Toolstack, cmd: XlCommand) -> Result<Flow, String> {
             Ok(Flow::Prompt)
         }
         XlCommand::Exit => Ok(Flow::Exit),
+        XlCommand::BlockAttach { domain, spec } => {
+            crate::dom0::blkback::xl_block::block_attach(ts, &domain, &spec)
+        }
+        XlCommand::BlockDetach {
+            domain,
+            device,
+            force,
+        } => crate::dom0::blkback::xl_block::block_detach(ts, &domain, &device, force),
+        XlCommand::BlockList(domains) => crate::dom0::blkback::xl_block::block_list(ts, &domains),
     }
 }
 

@@ -109,6 +109,12 @@ pub fn create_from(
         let _ = super::commands::destroy(ts, domid);
         return Err(e);
     }
+    for disk in &cfg.disks {
+        if let Err(e) = crate::dom0::blkback::xl_block::add_disk(ts, domid, disk) {
+            let _ = super::commands::destroy(ts, domid);
+            return Err(e);
+        }
+    }
     if !paused && let Err(e) = start(domid) {
         let _ = super::commands::destroy(ts, domid);
         return Err(e);

@@ -51,6 +51,8 @@ pub struct Toolstack {
     input: Option<ConsoleInput>,
     /// Input read while a command ran (top's "any key"), for the shell.
     typeahead: Vec<u8>,
+    /// The block backend's disks.
+    pub blk: crate::dom0::blkback::backend::Backends,
 }
 
 impl Toolstack {
@@ -71,6 +73,7 @@ impl Toolstack {
             dom_exc_checked: 0,
             serial: 0,
             in_command: false,
+            blk: Default::default(),
         }
     }
 
@@ -140,6 +143,7 @@ impl Toolstack {
 
     /// Drops `domid` from the list (its console's last output kept out of sight).
     pub fn forget(&mut self, domid: DomId) -> Option<Managed> {
+        crate::dom0::blkback::xl_block::release_domain(self, domid);
         let at = self.domains.iter().position(|d| d.domid == domid)?;
         let mut d = self.domains.remove(at);
         d.pump_console(None);
