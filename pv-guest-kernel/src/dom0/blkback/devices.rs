@@ -1,12 +1,15 @@
-//! Dom0's block devices by name, as `disk = [...]` targets name them: `/dev/ram0` (a RAM disk of free frames, made on first use and kept).
-// The physical disk's names (`/dev/hda`, `/dev/hda1..4`) join here once Dom0's disk driver is
-// in: `resolve` gives the region of the store a name stands for, `store` the store.
+//! Dom0's block devices by name, as `disk = [...]` targets name them: the IDE disk `/dev/hda` and its partitions `/dev/hda1..4`, and `/dev/ram0` (a RAM disk of free frames, made on first use and kept).
+// `resolve` gives the store and region a name stands for, `store` the store. The IDE disk is
+// opened once, when the toolstack starts (`open_physical`), and driven with its interrupt.
 
 use dom0_tools::blkback::copier::GrantCopier;
 use dom0_tools::block_store::BlockStore;
 
 use crate::arch::x86_64::backend_grants::Staging;
 use crate::arch::x86_64::ram_disk::RamDisk;
+use crate::console::kprintln;
+use crate::dom0::disk::irq;
+use crate::dom0::disk::open::{self, Disk};
 
 /// Pages of the RAM disk: 4 MiB.
 pub const RAM0_PAGES: usize = 1024;
@@ -18,15 +21,30 @@ pub const RAM0: &str = "/dev/ram0";
 pub enum DevKey {
     /// `/dev/ram0`.
     Ram0,
+    /// The IDE disk (`/dev/hda` or one of its partitions: the region says which).
+    Hda,
 }
 
 /// Dom0's block devices.
 #[derive(Default)]
 pub struct BlockDevices {
     ram0: Option<RamDisk>,
+    hda: Option<Disk>,
 }
 
 impl BlockDevices {
+    /// Opens the IDE disk if there is one (printing what it found) and routes its interrupt
+    /// to us; without the interrupt the driver polls.
+    pub fn open_physical(&mut self) {
+        let Some(mut disk) = open::open() else {
+            return;
+        };
+        if let Err((what, e)) = irq::enable(&mut disk) {
+            kprintln!("hda: {} failed ({}): polling the disk", what, e);
+        }
+        self.hda = Some(disk);
+    }
+
     /// The store and region (first sector, sectors) `name` stands for; `staging` is used to
     /// zero a RAM disk made now.
     pub fn resolve(&mut self, name: &str, staging: &mut Staging) -> Option<(DevKey, u64, u64)> {
@@ -42,7 +60,10 @@ impl BlockDevices {
                 let sectors = self.ram0.as_ref()?.sectors();
                 Some((DevKey::Ram0, 0, sectors))
             }
-            _ => None,
+            _ => {
+                let (first, sectors) = self.hda.as_ref()?.names.resolve(name)?;
+                Some((DevKey::Hda, first, sectors))
+            }
         }
     }
 
@@ -50,6 +71,7 @@ impl BlockDevices {
     pub fn store(&mut self, key: DevKey) -> Option<&mut dyn BlockStore> {
         match key {
             DevKey::Ram0 => self.ram0.as_mut().map(|d| d as &mut dyn BlockStore),
+            DevKey::Hda => self.hda.as_mut().map(|d| &mut d.ata as &mut dyn BlockStore),
         }
     }
 }

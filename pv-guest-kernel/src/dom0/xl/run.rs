@@ -32,6 +32,7 @@ pub fn run(start_info: &'static StartInfo) -> ! {
     };
     kprintln!("xl: ramdisk: {}", super::files::describe());
     let mut ts = Toolstack::new(events, input);
+    ts.blk.devices.open_physical();
     let auto = !start_info
         .cmdline()
         .split(|b| b.is_ascii_whitespace())
