@@ -53,8 +53,12 @@ pub fn next(role: Role, ours: XenbusState, theirs: XenbusState) -> Option<Step> 
     match (role, ours, theirs) {
         // Closed is final for this connection: a new one starts from Initialising again.
         (_, Closed, _) => None,
-        // The other end is going or gone: follow it down.
-        (_, Closing, Closing | Closed | Unknown) => step(Closed, Action::None),
+        // The other end is going or gone: follow it down. A frontend closes once the backend
+        // is closing; a backend waits for the frontend's Closed (as Linux's blkback and
+        // netback do), so the toolstack, which removes both directories once the backend is
+        // Closed, never races a frontend still writing its state.
+        (Role::Frontend, Closing, Closing | Closed | Unknown) => step(Closed, Action::None),
+        (Role::Backend, Closing, Closed | Unknown) => step(Closed, Action::None),
         (_, Closing, _) => None,
         (_, _, Closing | Closed) if ours != Initialising => step(Closing, Action::TearDown),
         (Role::Backend, Initialising, _) => step(InitWait, Action::PublishFeatures),
@@ -145,10 +149,12 @@ mod tests {
                 action: Action::TearDown
             }
         );
+        // The backend stays Closing until the frontend is Closed.
+        assert_eq!(next(Role::Backend, back.next, front.next), None);
+        front = next(Role::Frontend, front.next, back.next).unwrap();
+        assert_eq!(front.next, Closed);
         let back2 = next(Role::Backend, back.next, front.next).unwrap();
         assert_eq!(back2.next, Closed);
-        front = next(Role::Frontend, front.next, back2.next).unwrap();
-        assert_eq!(front.next, Closed);
         assert_eq!(next(Role::Frontend, Closed, Closed), None);
     }
 

@@ -68,7 +68,7 @@ pub fn answer(run: &Run, command: &str, nth: usize) -> String {
 }
 
 /// As [`answer`], for a command typed at `prompt` (`domu# ` in a guest's console, say); the
-/// answer ends at the next prompt of either kind.
+/// answer ends at the next such prompt or Dom0's.
 pub fn answer_at(run: &Run, prompt: &str, command: &str, nth: usize) -> String {
     let output = run.output.replace('\r', "");
     let echo = format!("{prompt}{command}\n");
@@ -78,7 +78,7 @@ pub fn answer_at(run: &Run, prompt: &str, command: &str, nth: usize) -> String {
         .map(|(i, _)| i + echo.len())
         .unwrap_or_else(|| panic!("no `{command}` (#{nth}) at a prompt\n{}", run.report(60)));
     let rest = &output[start..];
-    let end = ["dom0# ", "domu# "]
+    let end = [prompt, "dom0# "]
         .iter()
         .filter_map(|p| rest.find(p))
         .min()

@@ -108,3 +108,127 @@ fn write_destroy_recreate_read(on: On) {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn two_guests_share_a_read_only_disk_on_xen_core() {
+    shared_read_only(On::XenCore);
+}
+
+#[test]
+fn two_guests_share_a_read_only_disk_on_xen_417() {
+    shared_read_only(On::Xen417);
+}
+
+fn shared_read_only(on: On) {
+    let (path, extents) = image("ro", on);
+    let Some(run) = xl_on_with(
+        on,
+        "create /etc/xen/tests/blk-ro1.cfg\n\
+         create /etc/xen/tests/blk-ro2.cfg\n\
+         console ro1\n\
+         @wait blk: xvda connected\n\
+         blk\n\
+         blk sum xvda 0 8192\n\
+         @wait sum xvda 0+8192\n\
+         blk write xvda 0 8 1\n\
+         @wait read-only\n\
+         ^]\n\
+         console ro2\n\
+         @wait blk: xvda connected\n\
+         blk sum xvda 0 8192\n\
+         @wait sum xvda 0+8192\n\
+         ^]\n\
+         list\n",
+        |s| s.disk(path.clone()),
+    ) else {
+        return;
+    };
+    let context = tests::report::context(&run);
+    assert!(
+        domu(&run, "blk", 0).contains("xvda: 8192 sectors (4 MiB) ro"),
+        "{context}"
+    );
+    let shared = image_bytes(&path, extents[1].first * 512, 8192 * 512);
+    let want = crc32(&shared);
+    for nth in 0..2 {
+        let got = crc_after(&domu(&run, "blk sum xvda 0 8192", nth), "sum xvda 0+8192")
+            .unwrap_or_else(|| panic!("no checksum from guest {nth}\n{context}"));
+        assert_eq!(
+            got, want,
+            "guest {nth} reads the shared partition\n{context}"
+        );
+    }
+    assert!(
+        domu(&run, "blk write xvda 0 8 1", 0).contains("blk: xvda is read-only"),
+        "{context}"
+    );
+    assert!(
+        shared == image_bytes(&path, extents[1].first * 512, 8192 * 512),
+        "the shared partition is unchanged"
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_disk_is_attached_to_and_detached_from_a_running_guest_on_xen_core() {
+    attach_detach(On::XenCore);
+}
+
+#[test]
+fn a_disk_is_attached_to_and_detached_from_a_running_guest_on_xen_417() {
+    attach_detach(On::Xen417);
+}
+
+fn attach_detach(on: On) {
+    let (path, extents) = image("hotplug", on);
+    let Some(run) = xl_on_with(
+        on,
+        "create /etc/xen/tests/blk-none.cfg\n\
+         console plain\n\
+         @wait domu: ready\n\
+         blk\n\
+         ^]\n\
+         block-attach plain phy:/dev/hda3,xvdb,w\n\
+         block-list plain\n\
+         console plain\n\
+         @wait blk: xvdb connected\n\
+         blk write xvdb 0 16 3\n\
+         @wait wrote xvdb 0+16\n\
+         ^]\n\
+         block-detach plain xvdb\n\
+         block-list plain\n\
+         console plain\n\
+         @wait blk: xvdb closed\n\
+         blk\n\
+         ^]\n",
+        |s| s.disk(path.clone()),
+    ) else {
+        return;
+    };
+    let context = tests::report::context(&run);
+    assert!(
+        domu(&run, "blk", 0).contains("blk: no block devices"),
+        "{context}"
+    );
+    let listed = tests::xl_session::answer(&run, "block-list plain", 0);
+    assert!(
+        listed.lines().any(|l| l.starts_with("51728 ")),
+        "xvdb (51728) listed after block-attach\n{context}"
+    );
+    let after = tests::xl_session::answer(&run, "block-list plain", 1);
+    assert!(
+        !after.lines().any(|l| l.starts_with("51728 ")),
+        "xvdb gone after block-detach\n{context}"
+    );
+    assert!(
+        domu(&run, "blk", 1).contains("blk: no block devices"),
+        "{context}"
+    );
+    let mut want = vec![0u8; 16 * 512];
+    fill_pattern(3, 0, &mut want);
+    assert!(
+        image_bytes(&path, extents[2].first * 512, want.len()) == want,
+        "the hot-plugged disk got the write"
+    );
+    let _ = std::fs::remove_file(&path);
+}
