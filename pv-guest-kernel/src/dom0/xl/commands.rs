@@ -177,6 +177,7 @@ fn run(ts: &mut Toolstack, cmd: XlCommand) -> Result<Flow, String> {
             Ok(Flow::Prompt)
         }
         XlCommand::Exit => Ok(Flow::Exit),
+        XlCommand::Network(c) => crate::dom0::netback::xl_net::run(ts, c),
     }
 }
 

@@ -51,6 +51,10 @@ pub struct Toolstack {
     input: Option<ConsoleInput>,
     /// Input read while a command ran (top's "any key"), for the shell.
     typeahead: Vec<u8>,
+    /// The vifs and bridges (network backend), and their ports among `extra_ports`.
+    pub net: crate::dom0::netback::switch::NetBackends,
+    /// See `net`.
+    pub net_ports: Vec<EvtchnPort>,
 }
 
 impl Toolstack {
@@ -71,6 +75,8 @@ impl Toolstack {
             dom_exc_checked: 0,
             serial: 0,
             in_command: false,
+            net: Default::default(),
+            net_ports: Vec::new(),
         }
     }
 
@@ -140,6 +146,7 @@ impl Toolstack {
 
     /// Drops `domid` from the list (its console's last output kept out of sight).
     pub fn forget(&mut self, domid: DomId) -> Option<Managed> {
+        crate::dom0::netback::xl_net::release_domain(self, domid);
         let at = self.domains.iter().position(|d| d.domid == domid)?;
         let mut d = self.domains.remove(at);
         d.pump_console(None);
