@@ -152,6 +152,8 @@ pub enum XlCommand {
     },
     /// Shell builtin `exit`.
     Exit,
+    /// `network-attach`, `network-detach`, `network-list`.
+    Network(super::network::NetworkCommand),
 }
 
 /// xl's refusal to destroy Dom0 without `-f`.
@@ -247,6 +249,9 @@ pub fn parse_line(line: &str) -> Result<Option<XlCommand>, XlError> {
         ))),
         "sleep" => parse_sleep(args).map(Some),
         "exit" => Ok(Some(XlCommand::Exit)),
+        "network-attach" | "network-detach" | "network-list" => {
+            Ok(Some(XlCommand::Network(super::network::parse(first, args))))
+        }
         _ => Err(XlError::NotImplemented),
     }
 }

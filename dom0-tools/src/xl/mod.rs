@@ -10,6 +10,7 @@ pub mod info;
 pub mod line_editor;
 pub mod list;
 pub mod mem_size;
+pub mod network;
 pub mod sched_credit;
 pub mod sched_params;
 pub mod state;

@@ -12,6 +12,7 @@ pub mod domu_shell;
 pub mod echo;
 pub mod events;
 pub mod lifecycle;
+pub mod netback;
 pub mod pingpong;
 pub mod scenario;
 pub mod sched_share;

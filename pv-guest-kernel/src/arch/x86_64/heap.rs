@@ -6,7 +6,7 @@ use linked_list_allocator::LockedHeap;
 
 /// Bytes of the heap: room for the toolstack's per-domain buffers (a DomU's P2M list is
 /// 8 bytes per page: 16 KiB for 8 MiB).
-pub const HEAP_SIZE: usize = 128 * 1024;
+pub const HEAP_SIZE: usize = 512 * 1024;
 
 /// The arena, in .bss (so inside the initial mapping).
 #[repr(C, align(4096))]

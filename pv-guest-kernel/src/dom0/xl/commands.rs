@@ -186,6 +186,7 @@ fn run(ts: &mut Toolstack, cmd: XlCommand) -> Result<Flow, String> {
             force,
         } => crate::dom0::blkback::xl_block::block_detach(ts, &domain, &device, force),
         XlCommand::BlockList(domains) => crate::dom0::blkback::xl_block::block_list(ts, &domains),
+        XlCommand::Network(c) => crate::dom0::netback::xl_net::run(ts, c),
     }
 }
 

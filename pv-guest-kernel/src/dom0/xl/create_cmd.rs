@@ -115,6 +115,10 @@ pub fn create_from(
             return Err(e);
         }
     }
+    if let Err(e) = crate::dom0::netback::xl_net::create_vifs(ts, domid, cfg) {
+        let _ = super::commands::destroy(ts, domid);
+        return Err(e);
+    }
     if !paused && let Err(e) = start(domid) {
         let _ = super::commands::destroy(ts, domid);
         return Err(e);

@@ -48,6 +48,7 @@ pub fn pump(ts: &mut Toolstack) {
     ts.pump_consoles();
     super::store::pump(ts);
     crate::dom0::blkback::xl_block::pump(ts);
+    crate::dom0::netback::xl_net::pump(ts);
     for news in ts.take_shutdowns() {
         on_shutdown(ts, news);
     }

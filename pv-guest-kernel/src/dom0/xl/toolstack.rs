@@ -53,6 +53,10 @@ pub struct Toolstack {
     typeahead: Vec<u8>,
     /// The block backend's disks.
     pub blk: crate::dom0::blkback::backend::Backends,
+    /// The vifs and bridges (network backend), and their ports among `extra_ports`.
+    pub net: crate::dom0::netback::switch::NetBackends,
+    /// See `net`.
+    pub net_ports: Vec<EvtchnPort>,
 }
 
 impl Toolstack {
@@ -74,6 +78,8 @@ impl Toolstack {
             serial: 0,
             in_command: false,
             blk: Default::default(),
+            net: Default::default(),
+            net_ports: Vec::new(),
         }
     }
 
@@ -144,6 +150,7 @@ impl Toolstack {
     /// Drops `domid` from the list (its console's last output kept out of sight).
     pub fn forget(&mut self, domid: DomId) -> Option<Managed> {
         crate::dom0::blkback::xl_block::release_domain(self, domid);
+        crate::dom0::netback::xl_net::release_domain(self, domid);
         let at = self.domains.iter().position(|d| d.domid == domid)?;
         let mut d = self.domains.remove(at);
         d.pump_console(None);

@@ -2,4 +2,5 @@
 pub mod balloon;
 pub mod blk;
 pub mod control;
+pub mod net;
 pub mod session;

@@ -41,6 +41,8 @@ struct Shell {
     blk: BlkDevices,
     /// Watch events the xenbus client had dropped when we last looked.
     dropped_seen: u64,
+    /// The vifs and the IPv4 host.
+    net: crate::domu::net::runtime::NetRuntime,
 }
 
 /// Xen system time now (0 if shared_info gives none: the shell still answers input).
@@ -67,6 +69,7 @@ pub fn run() -> ! {
         control: Control::new(),
         blk: BlkDevices::new(),
         dropped_seen: 0,
+        net: Default::default(),
     };
     match Xenbus::connect() {
         Ok(mut xb) => match shell.control.setup(&mut xb) {
@@ -74,6 +77,7 @@ pub fn run() -> ! {
                 if let Err(e) = shell.blk.setup(&mut xb) {
                     kprintln!("blk: watching device/vbd failed: {}", e);
                 }
+                shell.net.start(&mut xb);
                 shell.xenbus = Some(xb);
             }
             Err(e) => kprintln!("domu: xenstore setup failed: {}", e),
@@ -96,6 +100,7 @@ pub fn run() -> ! {
         shell.console_input();
         shell.store_events();
         shell.heartbeat();
+        shell.net_poll();
         shell.wait();
     }
 }
@@ -149,7 +154,7 @@ impl Shell {
             }
             if BlkDevices::owns(&event) {
                 self.blk.handle(xb, &event);
-            } else {
+            } else if !self.net.handle_event(xb, &event) {
                 self.control.handle(xb, &event);
             }
         }
@@ -162,6 +167,15 @@ impl Shell {
     fn reprompt(&self) {
         put(PROMPT.as_bytes());
         put(self.input.line());
+    }
+
+    /// Polls the network; prints what the background listener has to say.
+    fn net_poll(&mut self) {
+        for line in self.net.poll() {
+            put(ERASE_LINE);
+            kprintln!("{}", line);
+            self.reprompt();
+        }
     }
 
     /// Prints `count N` when it is due.
@@ -180,13 +194,17 @@ impl Shell {
     }
 
     /// Waits for console input, a store event or the next heartbeat.
-    fn wait(&self) {
+    fn wait(&mut self) {
         let now = now_ns();
         let deadline = match self.count {
             Some((_, due)) => due.min(now + IDLE_WAIT_NS),
             None => now + IDLE_WAIT_NS,
         };
-        let mut ports: heapless::Vec<EvtchnPort, 2> = heapless::Vec::new();
+        let deadline = self.net.deadline_ns().map_or(deadline, |d| d.min(deadline));
+        let mut ports: heapless::Vec<EvtchnPort, 10> = heapless::Vec::new();
+        for p in self.net.ports() {
+            let _ = ports.push(p);
+        }
         let _ = ports.push(boot::start_info().console_evtchn);
         if let Some(xb) = &self.xenbus {
             let _ = ports.push(xb.port());
@@ -201,9 +219,15 @@ impl Shell {
 
     /// Runs one command line.
     fn execute(&mut self, line: &[u8]) {
+        if super::net::run(&mut self.net, line) {
+            return;
+        }
         match domu_shell::parse(line) {
             Command::Empty => {}
-            Command::Help => HELP.iter().for_each(|l| kprintln!("{}", l)),
+            Command::Help => HELP
+                .iter()
+                .chain(&super::net::HELP)
+                .for_each(|l| kprintln!("{}", l)),
             Command::Uptime => {
                 let ms = now_ns().saturating_sub(self.boot_ns) / 1_000_000;
                 kprintln!("uptime: {}.{:03} s", ms / 1000, ms % 1000);
