@@ -18,6 +18,9 @@ commands:
                                the default Dom0 gets its own kernel, for `domains=` scenarios
       --gdb                    wait for gdb on :1234 (QEMU -s -S)
       --script FILE            type FILE into the serial console, then stop QEMU (see below)
+      --disk FILE              the raw image on the IDE disk that Dom0 drives (default:
+                               target/images/disk.img, made on first use: an MBR with hda1 and
+                               hda3 of 16 MiB empty, hda2 of 16 MiB filled with a pattern)
   test [-- CARGO-TEST-ARGS]    build, then `cargo test --workspace` with the images
   bench [--hypervisor NAME]    build, boot the benchmark guest under -icount and print its figures
   help                         this text
@@ -61,6 +64,8 @@ pub struct RunArgs {
     pub gdb: bool,
     /// Type this script file into the serial console (`-` or none with a piped stdin: stdin).
     pub script: Option<PathBuf>,
+    /// The disk image; None means the default one.
+    pub disk: Option<PathBuf>,
 }
 
 /// Parses the arguments after `cargo xtask`.
@@ -109,6 +114,7 @@ fn parse_run(rest: &[String]) -> Result<RunArgs, String> {
         ramdisk: None,
         gdb: false,
         script: None,
+        disk: None,
     };
     let mut options = Options::new(rest);
     while let Some(option) = options.next_option()? {
@@ -119,6 +125,7 @@ fn parse_run(rest: &[String]) -> Result<RunArgs, String> {
             "--ramdisk" => run.ramdisk = Some(PathBuf::from(options.value(&option)?)),
             "--gdb" => options.flag(&option).map(|()| run.gdb = true)?,
             "--script" => run.script = Some(PathBuf::from(options.value(&option)?)),
+            "--disk" => run.disk = Some(PathBuf::from(options.value(&option)?)),
             other => return Err(format!("`run` has no option `{other}`")),
         }
     }
@@ -245,6 +252,7 @@ mod tests {
                 ramdisk: None,
                 gdb: false,
                 script: None,
+                disk: None,
             }))
         );
     }
@@ -262,6 +270,8 @@ mod tests {
             "--gdb",
             "--script",
             "list.txt",
+            "--disk",
+            "/d.img",
         ]));
         assert_eq!(
             parsed,
@@ -272,6 +282,7 @@ mod tests {
                 ramdisk: Some("/r".into()),
                 gdb: true,
                 script: Some("list.txt".into()),
+                disk: Some("/d.img".into()),
             }))
         );
     }
@@ -281,6 +292,7 @@ mod tests {
         assert!(parse_words("run --dom0").is_err());
         assert!(parse_words("run --ramdisk").is_err());
         assert!(parse_words("run --script").is_err());
+        assert!(parse_words("run --disk").is_err());
         assert!(parse_words("run --hypervisor kvm").is_err());
         assert!(parse_words("run --gdb=yes").is_err());
         assert!(parse_words("run --frob").is_err());

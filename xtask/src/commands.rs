@@ -10,7 +10,7 @@ use crate::cli::{Command, RunArgs, USAGE};
 use crate::images::{self, Images};
 use crate::script::Script;
 use crate::test_summary::Totals;
-use crate::{bench, exit_code, paths, process, qemu, toolchain, xen417};
+use crate::{bench, disk_image, exit_code, paths, process, qemu, toolchain, xen417};
 
 /// How long a scripted `run` may take before QEMU is stopped.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -118,8 +118,9 @@ fn run(args: RunArgs) -> Result<i32, String> {
         println!("xtask: QEMU waits for a debugger; attach with:");
         println!("gdb {symbols}-ex 'target remote :1234'");
     }
+    let disk = run_disk(args.disk.as_deref())?;
     if let Some(script) = script {
-        return run_scripted(&boot, args.hypervisor, script);
+        return run_scripted(&boot, args.hypervisor, script, &disk);
     }
     println!(
         "xtask: booting {} (quit QEMU with Ctrl-A X)",
@@ -130,7 +131,7 @@ fn run(args: RunArgs) -> Result<i32, String> {
             "xtask: Xen 4.17 runs with `noreboot`: it halts when Dom0 stops and QEMU stays up"
         );
     }
-    match qemu::run_interactive(&boot)? {
+    match qemu::run_interactive(&boot, Some(&disk))? {
         Some(code) => {
             println!("xtask: {}", exit_code::describe(code));
             Ok(code)
@@ -144,7 +145,32 @@ fn run(args: RunArgs) -> Result<i32, String> {
 
 /// `run` with a script: the serial console on pipes, echoed here, the script typed into it;
 /// QEMU stops once the last line was answered by a prompt.
-fn run_scripted(boot: &Boot, hypervisor: Hypervisor, script: Script) -> Result<i32, String> {
+/// The disk image `run` attaches: `chosen`, or the default one, made (partitioned, hda2 filled)
+/// if it does not exist yet; Dom0 keeps what guests write to it from one run to the next.
+fn run_disk(chosen: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(path) = chosen {
+        if !path.is_file() {
+            return Err(format!("--disk {}: no such file", path.display()));
+        }
+        return Ok(path.to_path_buf());
+    }
+    let path = disk_image::default_path()?;
+    if !path.is_file() {
+        disk_image::create(&path, &disk_image::DEFAULT_PARTITIONS)?;
+        println!(
+            "xtask: made the disk image {} (hda1, hda2, hda3 of 16 MiB)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn run_scripted(
+    boot: &Boot,
+    hypervisor: Hypervisor,
+    script: Script,
+    disk: &Path,
+) -> Result<i32, String> {
     println!(
         "xtask: booting {} and typing a script of {} steps",
         hypervisor.name(),
@@ -153,7 +179,8 @@ fn run_scripted(boot: &Boot, hypervisor: Hypervisor, script: Script) -> Result<i
     let options = qemu::RunOptions::until_exit(SCRIPT_TIMEOUT)
         .echo(true)
         .input(script)
-        .stop_after_input(true);
+        .stop_after_input(true)
+        .disk(disk.to_path_buf());
     let run = qemu::run_captured(boot, &options)?;
     println!();
     if run.input_done {

@@ -150,9 +150,12 @@ impl Run {
 }
 
 /// Boots `boot` with the serial console and QEMU's monitor on the terminal; returns QEMU's status.
-pub fn run_interactive(boot: &Boot) -> Result<Option<i32>, String> {
+pub fn run_interactive(boot: &Boot, disk: Option<&Path>) -> Result<Option<i32>, String> {
     let mut cmd = Command::new(QEMU);
     cmd.args(boot.qemu_args(Console::Terminal));
+    if let Some(disk) = disk {
+        cmd.args(disk_args(disk));
+    }
     println!("xtask: {}", crate::process::display(&cmd));
     let status = cmd
         .status()
