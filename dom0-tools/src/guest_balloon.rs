@@ -101,10 +101,17 @@ impl Balloon {
         }
     }
 
+    /// Raises the floor to `floor_pages` (frames the kernel has since taken for its own use,
+    /// its device page pools, say); a lower value changes nothing. Frames already given
+    /// stay given.
+    pub fn raise_floor(&mut self, floor_pages: u64) {
+        self.floor_pages = self.floor_pages.max(floor_pages.min(self.start_pages));
+    }
+
     /// Records that the `n` highest frames still held were given away (`n` clamped to the
     /// frames above the floor).
     pub fn gave(&mut self, n: u64) {
-        let room = self.current_pages() - self.floor_pages;
+        let room = self.current_pages().saturating_sub(self.floor_pages);
         self.given += n.min(room);
     }
 
@@ -178,5 +185,24 @@ mod tests {
             BalloonStep::Give(2047..2048),
             "batch at least 1"
         );
+    }
+
+    #[test]
+    fn a_raised_floor_keeps_frames_the_kernel_took() {
+        let mut b = Balloon::new(4096, 1000);
+        b.raise_floor(1400);
+        assert_eq!(b.target_pages(0), 1400);
+        assert_eq!(b.plan(0, 8192), BalloonStep::Give(1400..4096));
+        b.raise_floor(900);
+        assert_eq!(b.target_pages(0), 1400, "a floor never goes down");
+        b.raise_floor(9999);
+        assert_eq!(b.target_pages(0), 4096, "clamped to the start");
+        // Frames given before the floor rose stay given; nothing more is.
+        let mut c = Balloon::new(4096, 1000);
+        c.gave(3000);
+        c.raise_floor(2000);
+        c.gave(10);
+        assert_eq!(c.current_pages(), 1096);
+        assert_eq!(c.plan(0, 8192), BalloonStep::Take(1096..2000));
     }
 }

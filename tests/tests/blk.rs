@@ -66,6 +66,8 @@ fn a_guest_write_outlives_the_guest_and_is_read_back_after_recreate_on_xen_417()
     write_destroy_recreate_read(On::Xen417);
 }
 
+/// The second guest also balloons down to 4 MiB before it reads: its blkfront's page pool
+/// stays its own.
 fn write_destroy_recreate_read(on: On) {
     let (path, extents) = image("rw", on);
     let Some(run) = xl_on_with(
@@ -81,6 +83,10 @@ fn write_destroy_recreate_read(on: On) {
          create /etc/xen/tests/blk-rw.cfg\n\
          console blkrw\n\
          @wait blk: xvda connected\n\
+         ^]\n\
+         mem-set blkrw 4m\n\
+         console blkrw\n\
+         @wait balloon: now\n\
          blk read xvda 8 88\n\
          @wait read xvda 8+88\n\
          ^]\n",

@@ -5,6 +5,7 @@
 // so the memory tests may turn them into page tables, hand them back, and so on.
 
 use core::ptr;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use hypercall_abi::layout::{MACH2PHYS_VIRT_END, MACH2PHYS_VIRT_START, PAGE_SHIFT};
 use hypercall_abi::mmu::{PTE_ADDR_MASK, PteFlags};
@@ -21,6 +22,8 @@ const ENTRIES: u64 = 512;
 static INITIAL_PAGES: Once<u64> = Once::new();
 /// The next pseudo-physical frame the free pool hands out.
 static NEXT_FREE: Mutex<Option<u64>> = Mutex::new(None);
+/// The lowest frame the balloon has given away (`u64::MAX`: none).
+static BALLOONED_FROM: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// A frame of ours outside the initial mapping, handed out once by [`take_free`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +113,16 @@ fn walk_initial_mapping() -> u64 {
     }
 }
 
+/// The first frame [`take_free`] would hand out next: the frames below it are the kernel's.
+pub fn next_free_pfn() -> u64 {
+    NEXT_FREE.lock().unwrap_or_else(initial_pages)
+}
+
+/// Frames from `pfn` up are given away by the balloon: [`take_free`] stops below them.
+pub fn set_ballooned_from(pfn: u64) {
+    BALLOONED_FROM.store(pfn, Ordering::Relaxed);
+}
+
 /// Number of pseudo-physical frames (from 0) that the initial mapping maps at VIRT_BASE.
 pub fn initial_pages() -> u64 {
     *INITIAL_PAGES.call_once(walk_initial_mapping)
@@ -126,10 +139,14 @@ pub fn in_p2m(mfn: u64) -> bool {
     boot::p2m().contains(&mfn)
 }
 
-/// Hands out the next free frame after the initial mapping; `None` once all are taken.
+/// Hands out the next free frame after the initial mapping; `None` once all are taken, or
+/// once the next one is a frame the balloon gave away.
 pub fn take_free() -> Option<FreeFrame> {
     let mut next = NEXT_FREE.lock();
     let pfn = next.unwrap_or_else(initial_pages);
+    if pfn >= BALLOONED_FROM.load(Ordering::Relaxed) {
+        return None;
+    }
     let mfn = *boot::p2m().get(usize::try_from(pfn).ok()?)?;
     *next = Some(pfn + 1);
     Some(FreeFrame { pfn, mfn })

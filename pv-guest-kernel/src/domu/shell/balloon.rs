@@ -93,7 +93,10 @@ impl BalloonDriver {
     /// reach) or a step fails. Returns the pages moved (negative: given).
     pub fn reach(&mut self, target_pages: u64) -> Result<i64, Detail> {
         let mut moved = 0i64;
+        // Frames the kernel took since (its device page pools) are never given.
+        self.plan.raise_floor(frames::next_free_pfn());
         loop {
+            frames::set_ballooned_from(self.plan.current_pages());
             match self.plan.plan(target_pages, BATCH as u64) {
                 BalloonStep::Done => return Ok(moved),
                 BalloonStep::Give(range) => moved -= self.give(range.start, range.end)? as i64,
