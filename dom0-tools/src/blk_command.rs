@@ -1,9 +1,9 @@
-//! The DomU shell's `blk` commands (list, read, write, sum, bench) parsed from the words after `blk`, and the names of virtual block devices (xvda from 51712).
+//! The DomU shell's `blk` commands (list, read, write, sum, bench, garbage) parsed from the words after `blk`, and the names of virtual block devices (xvda from 51712).
 
 use alloc::string::String;
 
 /// `blk` usage, printed for a bad line.
-pub const USAGE: &str = "usage: blk [list] | blk read|sum VDEV SECTOR COUNT | blk write VDEV SECTOR COUNT SEED | blk bench VDEV MIB qd=1|32 read|write";
+pub const USAGE: &str = "usage: blk [list] | blk read|sum VDEV SECTOR COUNT | blk write VDEV SECTOR COUNT SEED | blk bench VDEV MIB qd=1|32 read|write | blk garbage VDEV";
 /// The most sectors one `read`, `write` or `sum` takes (4 GiB).
 pub const MAX_COUNT: u64 = 1 << 23;
 /// The most MiB one `bench` moves.
@@ -63,6 +63,11 @@ pub enum BlkCommand<'a> {
         /// Direction.
         op: BenchOp,
     },
+    /// `blk garbage VDEV`: malformed requests on the device's ring, then a corrupt index.
+    Garbage {
+        /// Device name.
+        vdev: &'a str,
+    },
 }
 
 /// A decimal number of at most 20 digits.
@@ -114,6 +119,7 @@ pub fn parse<'a>(
             })
         }),
         (b"bench", 4) => bench(arg(0), arg(1), arg(2), arg(3)),
+        (b"garbage", 1) => vdev(arg(0)).map(|vdev| BlkCommand::Garbage { vdev }),
         _ => None,
     };
     cmd.ok_or(USAGE)
@@ -239,6 +245,7 @@ mod tests {
                 op: BenchOp::Write
             })
         );
+        assert_eq!(p("garbage xvda"), Ok(BlkCommand::Garbage { vdev: "xvda" }));
     }
 
     #[test]
@@ -261,6 +268,9 @@ mod tests {
             "bench xvda 1 32 read",
             "bench xvda 1 qd=1 erase",
             "bench xvda 2000 qd=1 read",
+            "garbage",
+            "garbage xvda 1",
+            "garbage xv/da",
             "frob",
         ] {
             assert_eq!(p(bad), Err(USAGE), "{bad}");

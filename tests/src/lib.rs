@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod disk_test;
 pub mod guest_verdict;
 pub mod images;
 pub mod markers;

@@ -264,10 +264,10 @@ impl Backends {
                         break;
                     }
                 }
-                Err(_) => {
+                Err(c) => {
                     round.log.push(format!(
-                        "blkback: vbd {}/{}: the ring's indexes are corrupt: disconnecting\n",
-                        v.domid, v.devid
+                        "blkback: vbd {}/{}: ring index out of range (req_prod {}, req_cons {}), disconnecting\n",
+                        v.domid, v.devid, c.prod, c.cons
                     ));
                     teardown(v, round);
                     set_state(xs, v, XenbusState::Closing, round);

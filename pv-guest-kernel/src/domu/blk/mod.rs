@@ -2,4 +2,5 @@
 pub mod connection;
 pub mod device;
 pub mod devices;
+pub mod garbage;
 pub mod ring_io;

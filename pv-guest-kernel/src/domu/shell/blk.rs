@@ -1,4 +1,4 @@
-//! The shell's `blk` commands: list the virtual disks, read, write and checksum sectors, and time transfers against memcpy.
+//! The shell's `blk` commands: list the virtual disks, read, write and checksum sectors, time transfers against memcpy, and play a hostile frontend (`garbage`).
 // Checksums are CRC-32 (zlib's; see dom0_tools::blk_data), written patterns come from a seed
 // and the disk offset, so a host test can compute both.
 
@@ -15,6 +15,7 @@ use crate::arch::x86_64::{shared_events, timing};
 use crate::console::kprintln;
 use crate::domu::blk::device::Device;
 use crate::domu::blk::devices::BlkDevices;
+use crate::domu::blk::garbage;
 use crate::domu::blk::ring_io::{Data, RingIo, WAIT_NS};
 use crate::domu::xenbus::Xenbus;
 
@@ -53,6 +54,11 @@ pub fn run(devs: &mut BlkDevices, xb: Option<&mut Xenbus>, cmd: BlkCommand<'_>) 
             depth,
             op,
         } => bench(devs, xb, vdev, mib, depth, op),
+        BlkCommand::Garbage { vdev } => {
+            if let Some((dev, info)) = usable(devs, vdev) {
+                garbage::run(dev, xb, info);
+            }
+        }
     }
 }
 
