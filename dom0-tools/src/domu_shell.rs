@@ -7,7 +7,7 @@ pub const READY: &str = "domu: ready";
 /// The longest `busy` run accepted, in seconds.
 pub const BUSY_MAX_S: u64 = 3600;
 /// The help text, one line per command.
-pub const HELP: [&str; 15] = [
+pub const HELP: [&str; 16] = [
     "help            this list",
     "uptime          seconds since boot",
     "mem             memory now, balloon target and maximum",
@@ -23,6 +23,7 @@ pub const HELP: [&str; 15] = [
     "blk read|sum VDEV SECTOR COUNT     crc32 of sectors (read: and the first bytes)",
     "blk write VDEV SECTOR COUNT SEED   write the seed's pattern",
     "blk bench VDEV MIB qd=1|32 read|write   time a transfer against memcpy",
+    "blk garbage VDEV  act as a hostile frontend: bad requests, then a runaway ring index",
 ];
 
 /// A command line.

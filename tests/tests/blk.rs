@@ -2,59 +2,9 @@
 
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
-
 use dom0_tools::blk_data::{crc32, fill_pattern};
-use tests::xl_session::{On, answer_at, xl_on_with};
-use xtask::disk_image::{self, Extent, PartitionSpec};
-use xtask::qemu::Run;
-
-/// The seed of hda2's fill (the shared read-only disk).
-const SHARED_SEED: u8 = 0x5a;
-
-/// A fresh image for one test: hda1 4 MiB (read-write), hda2 4 MiB filled (shared read-only),
-/// hda3 4 MiB.
-fn image(name: &str, on: On) -> (PathBuf, Vec<Extent>) {
-    let dir = xtask::paths::target_dir()
-        .expect("the target directory")
-        .join("test-disks");
-    let path = dir.join(format!("{name}-{on:?}-{}.img", std::process::id()));
-    let specs = [
-        PartitionSpec {
-            size_mib: 4,
-            fill: None,
-        },
-        PartitionSpec {
-            size_mib: 4,
-            fill: Some(SHARED_SEED),
-        },
-        PartitionSpec {
-            size_mib: 4,
-            fill: None,
-        },
-    ];
-    let extents = disk_image::create(&path, &specs).expect("the test disk image");
-    (path, extents)
-}
-
-/// `len` bytes of the image at byte `offset`.
-fn image_bytes(path: &Path, offset: u64, len: usize) -> Vec<u8> {
-    let all = std::fs::read(path).expect("the image after the run");
-    let start = offset as usize;
-    all[start..start + len].to_vec()
-}
-
-/// The `crc32 0x...` value in `text` after `prefix`.
-fn crc_after(text: &str, prefix: &str) -> Option<u32> {
-    let line = text.lines().find(|l| l.starts_with(prefix))?;
-    let hex = line.split("crc32 0x").nth(1)?.get(..8)?;
-    u32::from_str_radix(hex, 16).ok()
-}
-
-/// What a DomU's shell answered to `command` (typed there for the `nth` time).
-fn domu(run: &Run, command: &str, nth: usize) -> String {
-    answer_at(run, "domu# ", command, nth)
-}
+use tests::disk_test::{crc_after, domu, image, image_bytes};
+use tests::xl_session::{On, xl_on_with};
 
 #[test]
 fn a_guest_write_outlives_the_guest_and_is_read_back_after_recreate_on_xen_core() {
