@@ -150,6 +150,19 @@ pub fn find<'a>(figures: &'a [Figure], name: &str) -> Option<&'a Figure> {
     figures.iter().rev().find(|f| f.name == name)
 }
 
+/// The last figure of each name, where its name first appeared (a console attached again
+/// replays its history, printing a guest's figures twice).
+pub fn latest(figures: &[Figure]) -> Vec<Figure> {
+    let mut out: Vec<Figure> = Vec::new();
+    for f in figures {
+        match out.iter_mut().find(|o| o.name == f.name) {
+            Some(old) => *old = f.clone(),
+            None => out.push(f.clone()),
+        }
+    }
+    out
+}
+
 /// `name` / syscall_sysret, when both are present and the floor is not zero.
 pub fn floor_ratio(figures: &[Figure], name: &str) -> Option<f64> {
     ratio(figures, name, SYSCALL_FLOOR)
@@ -313,6 +326,13 @@ mod tests {
         );
         assert_eq!(find(&figures, "empty_loop"), None);
         assert_eq!(hypercall_ratio(&figures), Some(2.8));
+    }
+
+    #[test]
+    fn latest_keeps_the_last_value_in_the_first_place() {
+        let figures = [fig("a", 1.0, 1), fig("b", 2.0, 1), fig("a", 3.0, 2)];
+        assert_eq!(latest(&figures), [fig("a", 3.0, 2), fig("b", 2.0, 1)]);
+        assert_eq!(latest(&[]), []);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::cli::{Command, RunArgs, USAGE};
 use crate::images::{self, Images};
 use crate::script::Script;
 use crate::test_summary::Totals;
-use crate::{bench, disk_image, exit_code, paths, process, qemu, toolchain, xen417};
+use crate::{bench, bench_io, disk_image, exit_code, paths, process, qemu, toolchain, xen417};
 
 /// How long a scripted `run` may take before QEMU is stopped.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -253,7 +253,7 @@ fn run_bench(hypervisor: Hypervisor) -> Result<i32, String> {
     let run = qemu::run_captured(&boot, &bench::run_options(hypervisor).echo(true))?;
     let mut figures = bench::parse(&run.output);
     println!("\nxtask: timing `xl create` on {}", hypervisor.name());
-    let create = bench::create_boot(hypervisor, image, images.guest.clone());
+    let create = bench::create_boot(hypervisor, image.clone(), images.guest.clone());
     let created = qemu::run_captured(&create, &bench::run_options(hypervisor).echo(true))?;
     figures.extend(bench::parse(&created.output));
     if let Some(line) = created
@@ -271,14 +271,36 @@ fn run_bench(hypervisor: Hypervisor) -> Result<i32, String> {
     {
         println!("xtask: {}", line.trim());
     }
+    println!(
+        "\nxtask: the split drivers on {} ({} MiB per block figure, {} bytes over TCP)",
+        hypervisor.name(),
+        bench_io::FULL.blk_mib,
+        bench_io::FULL.tcp_bytes
+    );
+    let disk = bench_io::disk_path(hypervisor)?;
+    let io = bench_io::run(hypervisor, image, &images, bench_io::FULL, &disk, true)?;
+    figures.extend(bench::parse(&io.output));
+    let figures = bench::latest(&figures);
+    let io_figures = bench_io::parse(&io.output);
     println!();
     if figures.is_empty() {
         eprintln!("xtask: no BENCH lines in the output\n{}", run.report(60));
         return Ok(1);
     }
     print!("{}", bench::table(&figures));
+    println!();
+    print!("{}", bench_io::table(&io_figures));
     if run.timed_out || created.timed_out {
         eprintln!("xtask: the benchmark run timed out; the figures above may be incomplete");
+        return Ok(1);
+    }
+    if !io.input_done
+        || io_figures.len() < (bench_io::BLK_RAM.len() + bench_io::BLK_IDE.len()) * 2 + 2
+    {
+        eprintln!(
+            "xtask: the split-driver script did not finish; its figures are incomplete\n{}",
+            io.report(60)
+        );
         return Ok(1);
     }
     Ok(0)

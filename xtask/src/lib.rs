@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bench_io;
 pub mod boot;
 pub mod cli;
 pub mod commands;

@@ -314,8 +314,33 @@ fn bench(devs: &mut BlkDevices, xb: &mut Xenbus, vdev: &str, mib: u64, depth: us
         received,
         Ratio(received, stats.requests)
     );
-    let (bytes, cycles) = memcpy(stats.bytes);
-    kprintln!("bench memcpy {} bytes: {} tsc", bytes, cycles);
+    let (bytes, copy_cycles) = memcpy(stats.bytes);
+    kprintln!("bench memcpy {} bytes: {} tsc", bytes, copy_cycles);
+    // The same two figures for `cargo xtask bench` (xtask/src/bench_io.rs parses them):
+    // instructions per request and per copied page, with the totals.
+    kprintln!(
+        "BENCH blk_{}_{}_qd{} insns={} n={} bytes={} tsc={} sent={} received={}",
+        vdev,
+        name,
+        depth,
+        Ratio(cycles, stats.requests),
+        stats.requests,
+        stats.bytes,
+        cycles,
+        stats.notifications,
+        received
+    );
+    let pages = bytes / PAGE as u64;
+    kprintln!(
+        "BENCH blk_{}_{}_qd{}_memcpy insns={} n={} bytes={} tsc={}",
+        vdev,
+        name,
+        depth,
+        Ratio(copy_cycles, pages),
+        pages,
+        bytes,
+        copy_cycles
+    );
 }
 
 /// Copies `bytes` bytes page by page between two buffers; the bytes and the TSC ticks.
