@@ -130,7 +130,9 @@ impl BlkBack {
             }
             out.notify |= self.ring.push_responses(page);
             if out.handled >= budget {
-                out.more = self.ring.unconsumed_requests(page)? > 0;
+                // Re-arm req_event even when stopping for the budget: a frontend that posts
+                // its next batch before we come back must still see that we want a kick.
+                out.more = self.ring.final_check_for_requests(page)?;
                 break;
             }
             if !self.ring.final_check_for_requests(page)? {

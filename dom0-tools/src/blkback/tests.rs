@@ -518,6 +518,13 @@ fn a_full_ring_is_served_in_one_batch() {
     let s = rig.serve();
     assert_eq!((s.handled, s.more), (32, false));
     assert_eq!(rig.responses().len(), 32);
+    // Stopping at the budget re-armed req_event: the next request kicks the backend.
+    assert!(
+        rig.send(&request(BLKIF_OP_READ, 99, 0, &[seg(1, 0, 0)])),
+        "a request after a full batch must be notified"
+    );
+    assert_eq!(rig.serve().handled, 1);
+    assert_eq!(rig.responses().len(), 1);
     // And again across the index wrap of the slots.
     for id in 32..60 {
         rig.send(&request(BLKIF_OP_READ, id, 0, &[seg(1, 0, 0)]));
