@@ -1,9 +1,10 @@
-//! A shared page in ordinary memory, as both ends of a ring see it: the host tests' `RingMemory`.
+//! A shared page in ordinary memory, as both ends of a ring see it: the host tests' `RingMemory` (and `SharedRingMemory` with the default barriers: one thread).
 
 use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::console_ring::RingMemory;
+use crate::shared_ring::SharedRingMemory;
 
 /// One 4096-byte page of zeroes to start with.
 pub struct Page(pub Vec<u8>);
@@ -31,3 +32,5 @@ impl RingMemory for Page {
         self.0[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
     }
 }
+
+impl SharedRingMemory for Page {}

@@ -13,37 +13,11 @@ use hypercall_abi::grant_table::{
     GnttabCopy, GnttabCopyPtr, GrantRef,
 };
 
-use crate::console_ring::RingMemory;
 use crate::grant_copier::GrantCopier;
-use crate::mem_page::Page;
 use crate::net_pages::{GrantedPage, PAGE, PageAccess, StagingPage};
-use crate::shared_ring::SharedRingMemory;
 
 /// A ring page both ends use.
-pub struct RingPage(pub Page);
-
-impl RingPage {
-    pub fn new() -> Self {
-        RingPage(Page::new())
-    }
-}
-
-impl RingMemory for RingPage {
-    fn read_u8(&self, offset: usize) -> u8 {
-        self.0.read_u8(offset)
-    }
-    fn write_u8(&mut self, offset: usize, value: u8) {
-        self.0.write_u8(offset, value)
-    }
-    fn read_u32(&self, offset: usize) -> u32 {
-        self.0.read_u32(offset)
-    }
-    fn write_u32(&mut self, offset: usize, value: u32) {
-        self.0.write_u32(offset, value)
-    }
-}
-
-impl SharedRingMemory for RingPage {}
+pub use crate::mem_page::Page as RingPage;
 
 /// Every page of every domain, the grants on them and Dom0's frame numbers.
 #[derive(Default)]

@@ -679,7 +679,7 @@ mod tests {
         assert_eq!((c.tx_errors, c.bad_responses, c.rx_errors), (1, 2, 1));
         assert_eq!(front.tx_free(), 2);
         // Garbage indexes stop the engine.
-        t.0.write_u32(8, 77);
+        t.write_u32(8, 77);
         assert!(matches!(
             front.poll(&mut t, &mut r, &mut pages, &mut |_| {}),
             Err(NetfrontError::Corrupt(Ring::Tx, _))

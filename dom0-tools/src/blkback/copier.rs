@@ -11,6 +11,7 @@ use hypercall_abi::grant_table::{
 };
 
 use super::request::IoRequest;
+use crate::grant_copier::GrantCopier;
 
 /// Bytes in a page.
 pub const PAGE_SIZE: usize = 4096;
@@ -21,14 +22,8 @@ pub const STAGING_BYTES: usize = STAGING_PAGES * PAGE_SIZE;
 /// Most copy elements one request needs.
 pub const MAX_COPY_OPS: usize = 2 * BLKIF_MAX_SEGMENTS_PER_REQUEST;
 
-/// The copy hypercall failed as a whole (its return value).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CopyFailed(pub i64);
-
 /// GNTTABOP_copy, and the staging pages the copies' local sides name.
-pub trait GrantCopier {
-    /// Runs the batch; each element's `status` is written back.
-    fn copy(&mut self, ops: &mut [GnttabCopy]) -> Result<(), CopyFailed>;
+pub trait StagedCopier: GrantCopier {
     /// The frame number of staging page `page` (< `STAGING_PAGES`), as GNTTABOP_copy takes a
     /// frame of the caller.
     fn staging_frame(&self, page: usize) -> u64;
@@ -51,7 +46,7 @@ pub fn build_ops(
     req: &IoRequest,
     frontend: DomId,
     dir: Direction,
-    copier: &dyn GrantCopier,
+    copier: &dyn StagedCopier,
     ops: &mut [GnttabCopy; MAX_COPY_OPS],
 ) -> usize {
     let mut n = 0;

@@ -14,7 +14,7 @@ use hypercall_abi::blkif::{
 use hypercall_abi::domid::DomId;
 use hypercall_abi::grant_table::GnttabCopy;
 
-use super::copier::{self, Direction, GrantCopier, MAX_COPY_OPS};
+use super::copier::{self, Direction, MAX_COPY_OPS, StagedCopier};
 use super::request::{IoRequest, Kind, VbdRegion, decode};
 use crate::block_store::BlockStore;
 use crate::shared_ring::{BackRing, Corrupt, RingGeometry, SharedRingMemory};
@@ -92,7 +92,7 @@ impl BlkBack {
         &mut self,
         page: &mut dyn SharedRingMemory,
         store: &mut dyn BlockStore,
-        copier: &mut dyn GrantCopier,
+        copier: &mut dyn StagedCopier,
     ) -> Result<Serviced, Corrupt> {
         if self.broken {
             return Err(Corrupt { cons: 0, prod: 0 });
@@ -109,7 +109,7 @@ impl BlkBack {
         &mut self,
         page: &mut dyn SharedRingMemory,
         store: &mut dyn BlockStore,
-        copier: &mut dyn GrantCopier,
+        copier: &mut dyn StagedCopier,
     ) -> Result<Serviced, Corrupt> {
         let budget = self.ring.geometry().size();
         let mut out = Serviced::default();
@@ -150,7 +150,7 @@ impl BlkBack {
         &mut self,
         slot: &[u8; BLKIF_SLOT_SIZE],
         store: &mut dyn BlockStore,
-        copier: &mut dyn GrantCopier,
+        copier: &mut dyn StagedCopier,
     ) -> BlkifResponse {
         match decode(slot, &self.vbd) {
             Err(r) => BlkifResponse::new(r.id, r.operation, r.status),
@@ -170,7 +170,7 @@ impl BlkBack {
         &mut self,
         req: &IoRequest,
         store: &mut dyn BlockStore,
-        copier: &mut dyn GrantCopier,
+        copier: &mut dyn StagedCopier,
     ) -> Result<(), ()> {
         let bytes = req.bytes();
         // Checked by decode: inside the region, so no overflow.
@@ -202,7 +202,7 @@ impl BlkBack {
         sector: u64,
         bytes: usize,
         store: &mut dyn BlockStore,
-        copier: &mut dyn GrantCopier,
+        copier: &mut dyn StagedCopier,
         ops: &mut [GnttabCopy; MAX_COPY_OPS],
     ) -> Result<(), ()> {
         let n = copier::build_ops(req, self.frontend, Direction::FromGuest, copier, ops);

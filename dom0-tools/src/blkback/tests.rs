@@ -9,41 +9,24 @@ use hypercall_abi::blkif::{
     BlkifResponse,
 };
 use hypercall_abi::domid::{DOMID_SELF, DomId};
+use hypercall_abi::errno::Errno;
 use hypercall_abi::grant_table::{
     GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTST_BAD_COPY_ARG, GNTST_BAD_DOMAIN, GNTST_BAD_GNTREF,
     GNTST_BAD_PAGE, GNTST_OKAY, GNTST_PERMISSION_DENIED, GnttabCopy,
 };
 
-use super::copier::{CopyFailed, GrantCopier, PAGE_SIZE, STAGING_BYTES, STAGING_PAGES};
+use super::copier::{PAGE_SIZE, STAGING_BYTES, STAGING_PAGES, StagedCopier};
 use super::engine::{BLKIF_GEOMETRY, BlkBack, Serviced};
 use super::request::VbdRegion;
 use crate::block_store::{BlockError, BlockStore};
 use crate::console_ring::RingMemory;
+use crate::grant_copier::GrantCopier;
 use crate::mem_page::Page;
-use crate::shared_ring::{FrontRing, SharedRingMemory};
+use crate::shared_ring::FrontRing;
 
 const FRONT: DomId = 5;
 const STAGE_BASE: u64 = 0x1000;
 const SECTOR: usize = 512;
-
-/// The shared ring page (default barriers: one thread).
-struct Ring(Page);
-
-impl RingMemory for Ring {
-    fn read_u8(&self, o: usize) -> u8 {
-        self.0.read_u8(o)
-    }
-    fn write_u8(&mut self, o: usize, v: u8) {
-        self.0.write_u8(o, v)
-    }
-    fn read_u32(&self, o: usize) -> u32 {
-        self.0.read_u32(o)
-    }
-    fn write_u32(&mut self, o: usize, v: u32) {
-        self.0.write_u32(o, v)
-    }
-}
-impl SharedRingMemory for Ring {}
 
 /// A disk in memory that counts flushes.
 struct Disk {
@@ -193,7 +176,7 @@ enum Loc {
 }
 
 impl GrantCopier for Grants {
-    fn copy(&mut self, ops: &mut [GnttabCopy]) -> Result<(), CopyFailed> {
+    fn copy(&mut self, ops: &mut [GnttabCopy]) -> Result<(), Errno> {
         self.calls += 1;
         self.ops += ops.len() as u32;
         for op in ops.iter_mut() {
@@ -201,6 +184,9 @@ impl GrantCopier for Grants {
         }
         Ok(())
     }
+}
+
+impl StagedCopier for Grants {
     fn staging_frame(&self, page: usize) -> u64 {
         STAGE_BASE + page as u64
     }
@@ -211,7 +197,7 @@ impl GrantCopier for Grants {
 
 /// Both ends and the world around them.
 struct Rig {
-    page: Ring,
+    page: Page,
     front: FrontRing,
     back: BlkBack,
     disk: Disk,
@@ -227,7 +213,7 @@ const REGION: VbdRegion = VbdRegion {
 
 impl Rig {
     fn new(vbd: VbdRegion) -> Self {
-        let mut page = Ring(Page::new());
+        let mut page = Page::new();
         let front = FrontRing::init(&mut page, BLKIF_GEOMETRY);
         Rig {
             page,

@@ -7,26 +7,6 @@ use crate::mem_page::Page;
 use crate::shared_ring::BackRing;
 use hypercall_abi::blkif::BLKIF_RING_SIZE;
 
-/// The shared page, as both ends see it (default x86 barriers).
-struct Mem(Page);
-
-impl RingMemory for Mem {
-    fn read_u8(&self, offset: usize) -> u8 {
-        self.0.read_u8(offset)
-    }
-    fn write_u8(&mut self, offset: usize, value: u8) {
-        self.0.write_u8(offset, value)
-    }
-    fn read_u32(&self, offset: usize) -> u32 {
-        self.0.read_u32(offset)
-    }
-    fn write_u32(&mut self, offset: usize, value: u32) {
-        self.0.write_u32(offset, value)
-    }
-}
-
-impl SharedRingMemory for Mem {}
-
 /// The first grant reference of the pool.
 const GREF0: GrantRef = 100;
 /// Byte offset of rsp_prod in the shared header.
@@ -46,7 +26,7 @@ enum Mode {
 /// A backend serving a disk in memory from the pool pages (standing for grant copies), and
 /// the runtime side of a transfer (data source and sink).
 struct Fake {
-    page: Mem,
+    page: Page,
     back: BackRing,
     disk: Vec<u8>,
     pool: Vec<Vec<u8>>,
@@ -64,7 +44,7 @@ struct Fake {
 
 impl Fake {
     fn new(disk_sectors: usize, segments: usize) -> (Fake, BlkFront) {
-        let mut page = Mem(Page::new());
+        let mut page = Page::new();
         let ring = FrontRing::init(&mut page, RING);
         let pages = RING.size() as usize * segments;
         let grefs = (0..pages as u32).map(|i| GREF0 + i).collect();
@@ -211,7 +191,7 @@ fn the_ring_has_32_slots_and_requests_carry_44_kib() {
 
 #[test]
 fn the_pool_must_give_every_slot_the_same_pages() {
-    let mut page = Mem(Page::new());
+    let mut page = Page::new();
     for pages in [0, 31, 33, 12 * 32, 11 * 32 + 1] {
         let ring = FrontRing::init(&mut page, RING);
         let err = BlkFront::new(ring, 1, (0..pages).collect()).unwrap_err();

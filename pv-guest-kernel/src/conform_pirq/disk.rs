@@ -1,23 +1,16 @@
 //! conform=pirq, disk: ATA IDENTIFY on the primary master raises IRQ 14, which must arrive as an event on the bound port.
 
+use dom0_tools::ata::status::{BSY as STATUS_BSY, DRQ as STATUS_DRQ, ERR as STATUS_ERR};
+use dom0_tools::ata::{AtaPorts, Reg, command};
 use hypercall_abi::event_channel::EvtchnPort;
 
 use super::mapping::DISK_GSI;
-use crate::arch::x86_64::pirq_calls::{self, AtaPorts};
-use crate::arch::x86_64::{shared_events, toolstack_calls};
+use crate::arch::x86_64::ata_ports::PrimaryChannel;
+use crate::arch::x86_64::{pirq_calls, shared_events, toolstack_calls};
 use crate::selftest::report::{Outcome, expect_eq, expect_ret, fail};
 
-/// ATA registers (offsets in the command block) and bits.
-const REG_DEVICE: u8 = 6;
-const REG_COMMAND: u8 = 7;
-const REG_STATUS: u8 = 7;
-const STATUS_BSY: u8 = 0x80;
-const STATUS_DRQ: u8 = 0x08;
-const STATUS_ERR: u8 = 0x01;
 /// Device register: the master, LBA addressing bits as ATA wants them.
 const SELECT_MASTER: u8 = 0xa0;
-/// IDENTIFY DEVICE.
-const CMD_IDENTIFY: u8 = 0xec;
 /// Device control: interrupts on (nIEN clear), no reset.
 const CONTROL_IRQ_ON: u8 = 0x00;
 /// How long the event may take (system time; QEMU under TCG is slow).
@@ -26,7 +19,7 @@ const EVENT_TIMEOUT_NS: u64 = 5_000_000_000;
 const BSY_SPINS: u32 = 100_000;
 
 /// Waits until the device is not busy; its last status, or None if it stayed busy.
-fn wait_not_busy(ata: AtaPorts) -> Option<u8> {
+fn wait_not_busy(ata: &mut PrimaryChannel) -> Option<u8> {
     (0..BSY_SPINS)
         .map(|_| ata.alt_status())
         .find(|s| s & STATUS_BSY == 0)
@@ -54,17 +47,20 @@ fn wait_event(port: EvtchnPort) -> bool {
 /// Issues IDENTIFY to the master and waits for its interrupt's event; then the status read
 /// (which acknowledges the device) must show data ready and the 256 words are read.
 fn identify_once(port: EvtchnPort) -> Result<[u16; 256], crate::selftest::report::Detail> {
-    let ata = AtaPorts;
-    ata.write_control(CONTROL_IRQ_ON);
-    if wait_not_busy(ata).is_none() {
+    let mut ata = match PrimaryChannel::claim() {
+        Ok(ata) => ata,
+        Err(ret) => fail!("claiming the primary IDE channel failed ({})", ret),
+    };
+    ata.set_control(CONTROL_IRQ_ON);
+    if wait_not_busy(&mut ata).is_none() {
         fail!("the disk stays busy (no disk on the primary channel?)");
     }
-    ata.write(REG_DEVICE, SELECT_MASTER);
+    ata.outb(Reg::Device, SELECT_MASTER);
     // An interrupt the device still asserts from before would hide the next edge: the status
     // read lowers it. Then nothing may be pending on the port.
-    let _ = ata.read(REG_STATUS);
+    let _ = ata.inb(Reg::StatusCommand);
     shared_events::take_pending(port);
-    ata.write(REG_COMMAND, CMD_IDENTIFY);
+    ata.outb(Reg::StatusCommand, command::IDENTIFY);
     if !wait_event(port) {
         fail!(
             "no event on port {} within {} ms of IDENTIFY (status {:#x})",
@@ -73,15 +69,19 @@ fn identify_once(port: EvtchnPort) -> Result<[u16; 256], crate::selftest::report
             ata.alt_status()
         );
     }
-    let status = ata.read(REG_STATUS);
+    let status = ata.inb(Reg::StatusCommand);
     if status & (STATUS_ERR | STATUS_BSY) != 0 || status & STATUS_DRQ == 0 {
         fail!(
             "status {:#x} after IDENTIFY's interrupt, expected DRQ",
             status
         );
     }
+    let mut bytes = [0u8; 512];
+    ata.read_data(&mut bytes);
     let mut words = [0u16; 256];
-    ata.read_data(&mut words);
+    for (w, b) in words.iter_mut().zip(bytes.chunks_exact(2)) {
+        *w = u16::from_le_bytes([b[0], b[1]]);
+    }
     Ok(words)
 }
 

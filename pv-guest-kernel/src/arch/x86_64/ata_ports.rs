@@ -10,10 +10,8 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use dom0_tools::ata::{AtaPorts, PRIMARY_COMMAND, PRIMARY_CONTROL, Reg};
-use hypercall_abi::hypercall::Hypercall;
-use hypercall_abi::physdev::{PHYSDEVOP_SET_IOPL, PhysdevSetIopl};
 
-use super::hypercall::call;
+use super::pirq_calls::set_iopl;
 
 /// Whether the channel was handed out.
 static CLAIMED: AtomicBool = AtomicBool::new(false);
@@ -31,24 +29,6 @@ impl Drop for PrimaryChannel {
     fn drop(&mut self) {
         CLAIMED.store(false, Ordering::Release);
     }
-}
-
-/// physdev_op(PHYSDEVOP_set_iopl, `iopl`): 0 or -errno.
-fn set_iopl(iopl: u32) -> i64 {
-    let request = PhysdevSetIopl { iopl };
-    // SAFETY: the hypervisor reads the live request; only the vCPU's virtual IOPL changes,
-    // which decides whether our port instructions are carried out or raise #GP.
-    unsafe {
-        call(
-            Hypercall::PhysdevOp as u8,
-            PHYSDEVOP_SET_IOPL,
-            &request as *const PhysdevSetIopl as u64,
-            0,
-            0,
-            0,
-        )
-    }
-    .unwrap_or(hypercall_abi::Errno::NoSys.to_ret())
 }
 
 impl PrimaryChannel {

@@ -1,4 +1,4 @@
-//! A split-driver backend's grant operations: a frontend's ring page mapped by grant into a page of ours, and GNTTABOP_copy between granted frames and our staging pages.
+//! The split-driver backends' grant operations (blkback and netback): a frontend's ring page mapped by grant into a page of ours, and GNTTABOP_copy between granted frames and our staging pages.
 // Ring pages: .bss pages whose frames are replaced by a grant mapping (GNTTABOP_map_grant_ref
 // with GNTMAP_host_map at the page's address) and given back their own frame once the grant is
 // unmapped. Like the foreign pages, they are only accessed through the volatile accesses
@@ -6,16 +6,21 @@
 // A grant whose unmap failed stays where it is: the slot is never reused nor remapped (Xen
 // crashes a domain that overwrites a granted PTE).
 //
-// Staging: STAGING_PAGES page-aligned .bss pages, handed out once, which the hypervisor writes
-// only while `copy` runs (`&mut self`, so no borrow of the bytes is alive then). `copy` lets
-// an element through only if its local side is one of these frames and its bytes stay in the
-// page, and its granted side names another domain's grant: nothing else of ours is written.
+// Staging comes in two kinds. Blkback's: STAGING_PAGES page-aligned .bss pages, handed out
+// once, which the hypervisor writes only while a copy runs (`&mut self` of their one holder,
+// so no borrow of the bytes is alive then). Netback's: pages of the page pool, which hold no
+// Rust object and are only accessed volatile. One copier serves both: it lets an element
+// through only if its local side is one of the staging frames it was given and its bytes stay
+// in the page, and its granted side names another domain's grant: nothing else of ours is
+// written. Only the two staging kinds make copiers, from their own frames.
 
+use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use hypercall_abi::domid::{DOMID_SELF, DomId};
+use hypercall_abi::errno::Errno;
 use hypercall_abi::grant_table::{
     GNTCOPY_DEST_GREF, GNTCOPY_SOURCE_GREF, GNTMAP_HOST_MAP, GNTST_OKAY, GNTTABOP_COPY,
     GNTTABOP_MAP_GRANT_REF, GNTTABOP_UNMAP_GRANT_REF, GnttabCopy, GnttabCopyPtr, GnttabMapGrantRef,
@@ -26,16 +31,19 @@ use hypercall_abi::layout::PAGE_SHIFT;
 use hypercall_abi::mmu::{MMU_NORMAL_PT_UPDATE, MmuUpdate, MmuextCmd, MmuextOp, PteFlags};
 use spin::Mutex;
 
-use dom0_tools::blkback::copier::{CopyFailed, GrantCopier, STAGING_BYTES, STAGING_PAGES};
+use dom0_tools::blkback::copier::{STAGING_BYTES, STAGING_PAGES, StagedCopier};
 use dom0_tools::console_ring::RingMemory;
+use dom0_tools::grant_copier::GrantCopier;
+use dom0_tools::net_pages::PageAccess;
 
-use super::boot;
 use super::calls::hc;
 use super::frames;
-use super::layout::{PADDR_OFFSET, VIRT_BASE};
+use super::grant_calls::gnttab_op;
+use super::page_pool::SharedPage;
 
-/// Ring pages: one per connected device.
-pub const RING_SLOTS: usize = 16;
+/// Ring pages: one per connected block device, two per connected vif (the two backends'
+/// former 16 each).
+pub const RING_SLOTS: usize = 32;
 /// Bytes in a page.
 const PAGE: usize = 4096;
 
@@ -60,31 +68,6 @@ enum SlotState {
 }
 
 static SLOTS: Mutex<[SlotState; RING_SLOTS]> = Mutex::new([SlotState::Free; RING_SLOTS]);
-
-/// grant_table_op(`cmd`, `arg`, `count`).
-///
-/// # Safety
-/// `arg` names `count` live elements of the command's type that the hypervisor may read and
-/// write, and what the command does breaks nothing the kernel relies on.
-unsafe fn gnttab_op(cmd: u32, arg: u64, count: u32) -> i64 {
-    // SAFETY: forwarded to the caller.
-    unsafe {
-        hc(
-            Hypercall::GrantTableOp,
-            u64::from(cmd),
-            arg,
-            u64::from(count),
-            0,
-            0,
-        )
-    }
-}
-
-/// The machine frame behind our virtual address `va` in the initial mapping.
-fn own_mfn(va: u64) -> Option<u64> {
-    let pfn = (va - VIRT_BASE + PADDR_OFFSET) >> PAGE_SHIFT;
-    boot::p2m().get(usize::try_from(pfn).ok()?).copied()
-}
 
 /// Flushes our TLB entry of `va`.
 fn invlpg(va: u64) -> i64 {
@@ -179,7 +162,9 @@ impl GrantedRing {
     /// Maps the page's own .bss frame again.
     fn restore_own_frame(&mut self) -> i64 {
         let va = self.va();
-        let (Some(entry), Some(own)) = (frames::initial_l1_entry_maddr(va), own_mfn(va)) else {
+        let (Some(entry), Some(own)) =
+            (frames::initial_l1_entry_maddr(va), frames::initial_mfn(va))
+        else {
             SLOTS.lock()[self.slot] = SlotState::Leaked;
             return hypercall_abi::Errno::Inval.to_ret();
         };
@@ -266,23 +251,19 @@ impl RingMemory for GrantedRing {
 /// A backend's view of the frontend's ring: volatile accesses, default x86 barriers.
 impl dom0_tools::shared_ring::SharedRingMemory for GrantedRing {}
 
-/// Our staging pages and GNTTABOP_copy (the only holder of the pages).
-pub struct Staging {
-    frames: [u64; STAGING_PAGES],
+/// GNTTABOP_copy, only between the staging frames it was given and other domains' grants.
+pub struct StagingCopier {
+    frames: Vec<u64>,
 }
 
-impl Staging {
-    /// The staging pages, once; `None` if already taken or a frame is unknown.
-    pub fn take() -> Option<Staging> {
-        if STAGING_TAKEN.swap(true, Ordering::AcqRel) {
-            return None;
-        }
-        let base = STAGING.0.get() as u64;
-        let mut frames = [0u64; STAGING_PAGES];
-        for (i, f) in frames.iter_mut().enumerate() {
-            *f = own_mfn(base + (i * PAGE) as u64)?;
-        }
-        Some(Staging { frames })
+impl StagingCopier {
+    /// A copier through `frames` (only the staging kinds below make one, from their own
+    /// frames); `None` if out of memory.
+    fn new(frames: impl ExactSizeIterator<Item = u64>) -> Option<StagingCopier> {
+        let mut list = Vec::new();
+        list.try_reserve_exact(frames.len()).ok()?;
+        list.extend(frames);
+        Some(StagingCopier { frames: list })
     }
 
     /// Whether the local side `p` is inside one of our staging frames for `len` bytes.
@@ -305,27 +286,58 @@ impl Staging {
     }
 }
 
-impl GrantCopier for Staging {
-    fn copy(&mut self, ops: &mut [GnttabCopy]) -> Result<(), CopyFailed> {
+impl GrantCopier for StagingCopier {
+    fn copy(&mut self, ops: &mut [GnttabCopy]) -> Result<(), Errno> {
         if ops.is_empty() {
             return Ok(());
         }
         if !ops.iter().all(|op| self.allowed(op)) {
-            return Err(CopyFailed(hypercall_abi::Errno::Inval.to_ret()));
+            return Err(Errno::Inval);
         }
         // SAFETY: live elements; every element writes either one of our staging frames inside
-        // the page (checked above; no borrow of them is alive while `&mut self` is held here)
-        // or another domain's granted frame.
+        // the page (checked above) or another domain's granted frame. Staging frames are
+        // blkback's .bss pages, whose one holder (`Staging`) runs this under its `&mut self`,
+        // so no borrow of their bytes is alive, or page-pool pages, which hold no Rust object
+        // and are accessed only volatile (a copier lives only as long as its engine holds them).
         let ret = unsafe { gnttab_op(GNTTABOP_COPY, ops.as_mut_ptr() as u64, ops.len() as u32) };
         if ret == 0 {
             Ok(())
         } else {
-            Err(CopyFailed(ret))
+            Err(Errno::from_ret(ret).unwrap_or(Errno::Inval))
         }
     }
+}
 
+/// Blkback's staging pages and the copier through them (the only holder of the pages).
+pub struct Staging {
+    copier: StagingCopier,
+}
+
+impl Staging {
+    /// The staging pages, once; `None` if already taken, a frame is unknown or out of memory.
+    pub fn take() -> Option<Staging> {
+        if STAGING_TAKEN.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let base = STAGING.0.get() as u64;
+        let mut frames = [0u64; STAGING_PAGES];
+        for (i, f) in frames.iter_mut().enumerate() {
+            *f = frames::initial_mfn(base + (i * PAGE) as u64)?;
+        }
+        let copier = StagingCopier::new(frames.into_iter())?;
+        Some(Staging { copier })
+    }
+}
+
+impl GrantCopier for Staging {
+    fn copy(&mut self, ops: &mut [GnttabCopy]) -> Result<(), Errno> {
+        self.copier.copy(ops)
+    }
+}
+
+impl StagedCopier for Staging {
     fn staging_frame(&self, page: usize) -> u64 {
-        self.frames.get(page).copied().unwrap_or(0)
+        self.copier.frames.get(page).copied().unwrap_or(0)
     }
 
     fn staging(&mut self) -> &mut [u8] {
@@ -346,5 +358,62 @@ pub fn staging_frame_at(va: u64) -> Option<(u64, usize)> {
     if off >= STAGING_BYTES {
         return None;
     }
-    Some((own_mfn(base + (off / PAGE * PAGE) as u64)?, off % PAGE))
+    Some((
+        frames::initial_mfn(base + (off / PAGE * PAGE) as u64)?,
+        off % PAGE,
+    ))
+}
+
+/// Netback's staging pages: pages of the page pool, read and written volatile.
+pub struct NetStaging {
+    pages: Vec<SharedPage>,
+}
+
+impl NetStaging {
+    /// `n` pages of the page pool; `None` if the pool is exhausted (what was taken goes
+    /// back).
+    pub fn take(n: usize) -> Option<NetStaging> {
+        let mut pages = Vec::new();
+        pages.try_reserve_exact(n).ok()?;
+        for _ in 0..n {
+            match SharedPage::alloc() {
+                Ok(p) => pages.push(p),
+                Err(_) => {
+                    pages.into_iter().for_each(SharedPage::free);
+                    return None;
+                }
+            }
+        }
+        Some(NetStaging { pages })
+    }
+
+    /// The staging pages' frames, in order (page index `i` is `frames()[i]`).
+    pub fn frames(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.pages.iter().map(SharedPage::mfn)
+    }
+
+    /// Gives the pages back to the pool (no copy runs once the engine is gone).
+    pub fn release(self) {
+        self.pages.into_iter().for_each(SharedPage::free);
+    }
+
+    /// The copier through these pages (the engine is given both at once); `None` if out of
+    /// memory.
+    pub fn copier(&self) -> Option<StagingCopier> {
+        StagingCopier::new(self.frames())
+    }
+}
+
+impl PageAccess for NetStaging {
+    fn read(&self, page: usize, offset: usize, buf: &mut [u8]) {
+        if let Some(p) = self.pages.get(page) {
+            p.read(offset, buf);
+        }
+    }
+
+    fn write(&mut self, page: usize, offset: usize, data: &[u8]) {
+        if let Some(p) = self.pages.get_mut(page) {
+            p.write(offset, data);
+        }
+    }
 }

@@ -15,10 +15,8 @@ use spin::Mutex;
 
 use dom0_tools::console_ring::RingMemory;
 
-use super::boot;
 use super::calls::hc;
 use super::frames;
-use super::layout::{PADDR_OFFSET, VIRT_BASE};
 
 /// Number of foreign pages: the builder's window, and the console and xenstore rings of the
 /// running DomUs (two each, for up to 30 DomUs at once).
@@ -77,8 +75,7 @@ impl ForeignPage {
     }
 
     fn own_mfn(&self) -> Option<u64> {
-        let pfn = (self.va() - VIRT_BASE + PADDR_OFFSET) >> PAGE_SHIFT;
-        boot::p2m().get(usize::try_from(pfn).ok()?).copied()
+        frames::initial_mfn(self.va())
     }
 
     /// The domain and frame the slot maps, if it maps a foreign one.

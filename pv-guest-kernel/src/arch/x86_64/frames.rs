@@ -84,7 +84,13 @@ fn initial_l1_for(va: u64) -> Option<u64> {
 
 /// The frame of the initial L4 table (`pt_base`).
 pub fn initial_l4_mfn() -> Option<u64> {
-    let pfn = (boot::start_info().pt_base.checked_sub(VIRT_BASE)? + PADDR_OFFSET) >> PAGE_SHIFT;
+    initial_mfn(boot::start_info().pt_base)
+}
+
+/// The machine frame the initial mapping puts at `va` (our own frame of a .bss page, say), by
+/// the P2M list; `None` below VIRT_BASE or beyond the list.
+pub fn initial_mfn(va: u64) -> Option<u64> {
+    let pfn = (va.checked_sub(VIRT_BASE)? + PADDR_OFFSET) >> PAGE_SHIFT;
     boot::p2m().get(usize::try_from(pfn).ok()?).copied()
 }
 

@@ -31,8 +31,10 @@ static GRANT_MAPPED: Mutex<[bool; WINDOW_SLOTS]> = Mutex::new([false; WINDOW_SLO
 /// grant_table_op(`cmd`, `arg`, `count`).
 ///
 /// # Safety
-/// As for the hypercall: `arg` names live memory the command may read and write.
-unsafe fn gnttab_op(cmd: u32, arg: u64, count: u32) -> i64 {
+/// As for the hypercall: `arg` names live memory the command may read and write (`count`
+/// elements of the command's type), and what the command does breaks nothing the kernel
+/// relies on.
+pub(super) unsafe fn gnttab_op(cmd: u32, arg: u64, count: u32) -> i64 {
     // SAFETY: forwarded to the caller.
     unsafe {
         hc(

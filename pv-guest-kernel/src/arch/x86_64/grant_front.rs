@@ -1,6 +1,7 @@
 //! A DomU's own grant table (v1) for its frontends: frames set up and mapped in the page pool, references handed out, entries granting a frame to a backend and ended only once the backend no longer uses them.
 // Entries 0..GNTTAB_NR_RESERVED_ENTRIES are the toolstack's (console, xenstore) and never
-// handed out. Granting writes the frame and domain first and the flags last, as one aligned
+// handed out; every frontend (block and network) takes its references from the one free list
+// here, so no two share an entry. Granting writes the frame and domain first and the flags last, as one aligned
 // store each, so the hypervisor never sees a permitted entry with a stale frame. Ending an
 // entry is a compare-exchange of the flags to 0 that fails while GTF_reading or GTF_writing is
 // set (the backend holds a mapping or a copy is running), as Linux's end-access does.

@@ -1,6 +1,7 @@
-//! Pages a DomU shares with backends: free frames (and grant-table frames) mapped read-write in a region of their own, under a fresh L1 table, and accessed only volatile.
-// The region is 8 MiB at VIRT_BASE + 512 MiB: entries 256..260 of the L2 table that maps the
-// kernel (the initial mapping uses its first entries only). When a page needs an L1 table that
+//! The split drivers' shared pages (the frontends' rings, buffers and grant table; netback's staging): free frames (and grant-table frames) mapped read-write in one region of their own, under fresh L1 tables, and accessed only volatile.
+// The region is 12 MiB at VIRT_BASE + 512 MiB: entries 256..262 of the L2 table that maps the
+// kernel (the initial mapping uses its first entries only). The block and network drivers
+// share it (their two former regions' pages together). When a page needs an L1 table that
 // is not there yet, a free frame (one outside the initial mapping, so no Rust object lives
 // there) is cleared (MMUEXT_CLEAR_PAGE) and installed as that L2 entry's L1 table with
 // mmu_update; the hypervisor validates it. Each
@@ -26,8 +27,8 @@ use super::ring_page::initial_frame_va;
 
 /// Start of the region.
 const REGION: u64 = VIRT_BASE + 0x2000_0000;
-/// Pages in the region (four L1 tables).
-pub const REGION_PAGES: usize = 2048;
+/// Pages in the region (six L1 tables).
+pub const REGION_PAGES: usize = 3072;
 /// Entries in a page table.
 const ENTRIES: usize = 512;
 /// Bytes in a page.

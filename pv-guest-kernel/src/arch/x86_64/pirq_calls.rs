@@ -1,13 +1,8 @@
-//! Dom0's physical interrupts and disk ports: physdev_op PIRQ calls, bind_pirq, and the primary ATA channel's PIO registers.
-//
+//! Dom0's physical interrupts: physdev_op PIRQ calls, bind_pirq, and the virtual IOPL that lets its port instructions through.
 // A PV kernel runs at CPL 3, so its `in`/`out`/`ins` instructions trap to the hypervisor,
 // which performs them for a domain allowed the port (the hardware domain, with a virtual
-// IOPL of at least 1 in kernel mode: `set_iopl`) and raises #GP otherwise. The ATA ports are
-// handed out only as [`AtaPorts`], whose registers are the primary channel's PIO ones: no
-// write through them can make the device touch memory (DMA needs the bus master's registers,
-// which are elsewhere).
-
-use core::arch::asm;
+// IOPL of at least 1 in kernel mode: `set_iopl`) and raises #GP otherwise. The disk's ports
+// themselves are `ata_ports`'.
 
 use hypercall_abi::domid::{DOMID_SELF, DomId};
 use hypercall_abi::event_channel::{EVTCHNOP_BIND_PIRQ, EvtchnBindPirq, EvtchnPort};
@@ -126,70 +121,4 @@ pub fn bind_pirq(pirq: u32) -> Result<EvtchnPort, i64> {
         )
     };
     if ret == 0 { Ok(arg.port) } else { Err(ret) }
-}
-
-/// The primary ATA channel's PIO registers (command block 0x1f0-0x1f7, device control 0x3f6).
-#[derive(Clone, Copy, Debug)]
-pub struct AtaPorts;
-
-/// First port of the primary channel's command block (the data register).
-const ATA_CMD_BASE: u16 = 0x1f0;
-/// The primary channel's device control / alternate status register.
-const ATA_CTRL: u16 = 0x3f6;
-
-impl AtaPorts {
-    /// Writes command-block register `reg` (0-7; 0 is the data register).
-    pub fn write(self, reg: u8, value: u8) {
-        outb(ATA_CMD_BASE + u16::from(reg & 7), value);
-    }
-
-    /// Reads command-block register `reg` (0-7); reading 7 (status) acknowledges the device's
-    /// interrupt.
-    pub fn read(self, reg: u8) -> u8 {
-        inb(ATA_CMD_BASE + u16::from(reg & 7))
-    }
-
-    /// Writes the device control register (bit 1, nIEN, masks the device's interrupt).
-    pub fn write_control(self, value: u8) {
-        outb(ATA_CTRL, value);
-    }
-
-    /// Reads the alternate status register (no interrupt acknowledge).
-    pub fn alt_status(self) -> u8 {
-        inb(ATA_CTRL)
-    }
-
-    /// Reads `buf.len()` words from the data register with one `rep insw`.
-    pub fn read_data(self, buf: &mut [u16]) {
-        // SAFETY: `rep insw` stores `rcx` words at `rdi` going up (DF is clear, as the ABI
-        // guarantees at any Rust call): exactly `buf`, which we borrow mutably. The port is
-        // the data register of the channel this type stands for. The trap it raises is the
-        // hypervisor's to emulate (or to turn into #GP for our handler).
-        unsafe {
-            asm!(
-                "rep insw",
-                inout("rdi") buf.as_mut_ptr() => _,
-                inout("rcx") buf.len() => _,
-                in("dx") ATA_CMD_BASE,
-                options(nostack, preserves_flags)
-            )
-        };
-    }
-}
-
-fn outb(port: u16, value: u8) {
-    // SAFETY: an `out` from CPL 3 traps; the hypervisor performs it on `port`, one of the
-    // ATA PIO registers AtaPorts names, which cannot make the device access memory.
-    unsafe {
-        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
-    };
-}
-
-fn inb(port: u16) -> u8 {
-    let value: u8;
-    // SAFETY: as for `outb`; reading a PIO register changes no memory of ours.
-    unsafe {
-        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
-    };
-    value
 }

@@ -17,7 +17,6 @@ use spin::Mutex;
 use super::access;
 use super::calls::hc;
 use super::frames;
-use super::layout::{PADDR_OFFSET, VIRT_BASE};
 
 /// Number of window pages.
 pub const WINDOW_SLOTS: usize = 8;
@@ -72,8 +71,7 @@ impl Slot {
 
     /// The frame behind the slot in the initial mapping (its own .bss frame).
     pub fn own_mfn(self) -> Option<u64> {
-        let pfn = (self.va() - VIRT_BASE + PADDR_OFFSET) >> PAGE_SHIFT;
-        frames_p2m(pfn)
+        frames::initial_mfn(self.va())
     }
 
     /// Machine address of the L1 entry that maps the slot (in the initial page tables).
@@ -153,10 +151,6 @@ impl Slot {
     pub fn fill(self, value: impl Fn(usize) -> u64) -> bool {
         (0..WORDS).all(|i| self.write(i, value(i)))
     }
-}
-
-fn frames_p2m(pfn: u64) -> Option<u64> {
-    super::boot::p2m().get(usize::try_from(pfn).ok()?).copied()
 }
 
 /// Whether update_va_mapping flags `uvmf` flush this vCPU's TLB entry for the address.

@@ -2,7 +2,7 @@
 // `resolve` gives the store and region a name stands for, `store` the store. The IDE disk is
 // opened once, when the toolstack starts (`open_physical`), and driven with its interrupt.
 
-use dom0_tools::blkback::copier::GrantCopier;
+use dom0_tools::blkback::copier::StagedCopier;
 use dom0_tools::block_store::BlockStore;
 
 use crate::arch::x86_64::backend_grants::Staging;

@@ -21,7 +21,7 @@ use dom0_tools::xenbus_handshake::{Action, Role, close, next};
 use dom0_tools::xenstored::perms::Access as XsAccess;
 use dom0_tools::xenstored::{Perm, Perms, Xenstored};
 
-use crate::arch::x86_64::net_back_grants::{GrantedRing, NetStaging, StagingCopier};
+use crate::arch::x86_64::backend_grants::{GrantedRing, NetStaging, StagingCopier};
 use crate::arch::x86_64::toolstack_calls;
 use crate::console::kprintln;
 

@@ -27,8 +27,8 @@ use dom0_tools::xl::network::parse_mac;
 use dom0_tools::xs_connection::WatchEvent;
 
 use super::device::NetLink;
-use crate::arch::x86_64::net_grant_front::{end_access, grant};
-use crate::arch::x86_64::net_pool::SharedPage;
+use crate::arch::x86_64::grant_front::{end_access, grant};
+use crate::arch::x86_64::page_pool::SharedPage;
 use crate::arch::x86_64::{shared_events, toolstack_calls};
 use crate::console::{Escaped, kprintln};
 use crate::domu::xenbus::Xenbus;
