@@ -143,6 +143,7 @@ fn attach_detach(on: On) {
          console plain\n\
          @wait domu: ready\n\
          blk\n\
+         @wait blk: no block devices\n\
          ^]\n\
          block-attach plain phy:/dev/hda3,xvdb,w\n\
          block-list plain\n\
@@ -156,6 +157,7 @@ fn attach_detach(on: On) {
          console plain\n\
          @wait blk: xvdb closed\n\
          blk\n\
+         @wait blk: no block devices\n\
          ^]\n",
         |s| s.disk(path.clone()),
     ) else {

@@ -72,6 +72,7 @@ fn hostile_frontend(on: On) {
          console ro1\n\
          @wait blk: xvda connected\n\
          blk sum xvda 0 8192\n\
+         @wait sum xvda 0+8192: crc32\n\
          ^]\n\
          create /etc/xen/tests/hostile.cfg\n\
          console hostile\n\
