@@ -22,7 +22,8 @@ commands:
                                target/images/disk.img, made on first use: an MBR with hda1 and
                                hda3 of 16 MiB empty, hda2 of 16 MiB filled with a pattern)
   test [-- CARGO-TEST-ARGS]    build, then `cargo test --workspace` with the images
-  bench [--hypervisor NAME]    build, boot the benchmark guest under -icount and print its figures
+  bench [--hypervisor NAME]    build; under -icount, boot the benchmark guest, time `xl create`,
+                               and run the split drivers (block, TCP); print the figures
   help                         this text
 
 QEMU exit status after `run`: 0 Dom0 powered off, 3 Dom0 crashed, 5 Dom0 asked for a reboot,
