@@ -8,6 +8,11 @@ pub struct FrameAllocator<'a> {
     bitmap: &'a mut [u64],
     free: usize,
     hint: usize,
+    /// No word below this one holds a free frame: [`Self::alloc_aligned`] starts there
+    /// (scanning the used low memory, boot modules and Dom0, from word 0 cost ~3.4k
+    /// instructions per frame of a populate_physmap: 7 M of a 13.4 M `xl create`). Lowered by
+    /// every frame freed, raised by the searches.
+    low: usize,
 }
 
 impl<'a> FrameAllocator<'a> {
@@ -18,6 +23,7 @@ impl<'a> FrameAllocator<'a> {
             bitmap,
             free: 0,
             hint: 0,
+            low: 0,
         }
     }
 
@@ -40,6 +46,7 @@ impl<'a> FrameAllocator<'a> {
         if free && !was_free {
             *w |= bit;
             self.free += 1;
+            self.low = self.low.min(word);
         } else if !free && was_free {
             *w &= !bit;
             self.free -= 1;
@@ -115,6 +122,13 @@ impl<'a> FrameAllocator<'a> {
             return None;
         }
         let size = 1usize << order;
+        // Words below `low` hold no free frame: the lowest extent is at or after it.
+        let low = self.low.min(self.bitmap.len());
+        let Some(first) = self.bitmap[low..].iter().position(|&w| w != 0) else {
+            self.low = self.bitmap.len();
+            return None;
+        };
+        self.low = low + first;
         let start = if size < 64 {
             let mask = (1u64 << size) - 1;
             // A word with no free frame is skipped at once (the low memory is mostly in use:
@@ -122,6 +136,7 @@ impl<'a> FrameAllocator<'a> {
             self.bitmap
                 .iter()
                 .enumerate()
+                .skip(self.low)
                 .filter(|&(_, &w)| w != 0)
                 .find_map(|(word, &w)| {
                     (0..64)
@@ -130,10 +145,15 @@ impl<'a> FrameAllocator<'a> {
                         .map(|shift| word * 64 + shift)
                 })?
         } else {
+            // An extent of 64 frames or more is whole aligned words; those before the chunk
+            // holding `low` include a word with no free frame.
             let words = size / 64;
+            let skip = self.low / words;
             self.bitmap
                 .chunks_exact(words)
+                .skip(skip)
                 .position(|chunk| chunk.iter().all(|&w| w == u64::MAX))?
+                .checked_add(skip)?
                 * size
         };
         self.reserve(start, start + size);
@@ -261,6 +281,46 @@ mod tests {
         let used = taken.iter().filter(|&&t| t).count();
         assert_eq!(a.free_frames(), 256 - used);
         assert!((0..256).all(|m| taken[m] != a.is_free(m)));
+    }
+
+    /// The lowest naturally aligned free extent of `order`, by looking at every frame.
+    fn lowest_extent(a: &FrameAllocator<'_>, order: u32) -> Option<usize> {
+        let size = 1usize << order;
+        (0..a.capacity())
+            .step_by(size)
+            .find(|&s| (s..s + size).all(|m| a.is_free(m)))
+    }
+
+    #[test]
+    fn aligned_extents_are_the_lowest_after_frees_below_the_search() {
+        let mut bits = [0u64; 16];
+        let mut a = FrameAllocator::new(&mut bits);
+        a.add_free(200, 1024);
+        // A small pseudo-random mix of orders, frees (below and above the last extent) and
+        // frames made free again by add_free: each extent is the one a full scan finds.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut held: Vec<(usize, u32)> = Vec::new();
+        for step in 0..400 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            if step == 200 {
+                a.add_free(0, 64);
+            }
+            if seed.is_multiple_of(3) && !held.is_empty() {
+                let (start, order) = held.swap_remove((seed / 3) as usize % held.len());
+                for m in start..start + (1 << order) {
+                    a.free(m);
+                }
+                continue;
+            }
+            let order = [0, 0, 0, 1, 2, 3, 6, 7][(seed >> 8) as usize % 8];
+            let want = lowest_extent(&a, order);
+            assert_eq!(a.alloc_aligned(order), want, "step {step} order {order}");
+            if let Some(start) = want {
+                held.push((start, order));
+            }
+        }
     }
 
     #[test]
