@@ -54,9 +54,27 @@ pub fn sync_runnable(sched: &mut Scheduler, dom: &mut Domain) -> bool {
     let resched = mask.is_ok_and(|m| m.contains(CPU));
     if resched && can_run {
         RESCHED.store(true, Ordering::Relaxed);
-        apic::set_deadline(tsc::now_ns());
+        // A hypercall that reschedules on its own way out needs no interrupt for it (one
+        // armed now would be taken after the switch, for nothing).
+        if !EXIT_CHECKS_RESCHED.load(Ordering::Relaxed) {
+            apic::set_deadline(tsc::now_ns());
+        }
     }
     resched
+}
+
+/// Set while a hypercall runs whose exit reschedules when [`resched_pending`] (see
+/// [`with_resched_on_exit`]).
+static EXIT_CHECKS_RESCHED: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f`, a hypercall whose caller switches on its way out when a wake asked for it: the
+/// wake then arms no timer interrupt to force the switch. (Should the switch not happen,
+/// [`other_deadline`] is 0 while the request is pending, so the next arming fires at once.)
+pub fn with_resched_on_exit<T>(f: impl FnOnce() -> T) -> T {
+    EXIT_CHECKS_RESCHED.store(true, Ordering::Relaxed);
+    let out = f();
+    EXIT_CHECKS_RESCHED.store(false, Ordering::Relaxed);
+    out
 }
 
 /// Wakes `dom` (not running) when an event it waits for arrived: an upcall that became

@@ -105,9 +105,10 @@ handlers! {
     hc_domctl => |_, a| domctl::domctl(a[0]);
     hc_sysctl => |_, a| sysctl::sysctl(a[0]);
     hc_event_channel_op => |call, a| {
-        let result = event_channel_op::event_channel_op(a[0], a[1]);
-        // A send that woke a vCPU which should run before the caller: switch now rather than
-        // at the timer interrupt the wake armed (as Xen's softirq check on the way out).
+        let result =
+            crate::schedule::with_resched_on_exit(|| event_channel_op::event_channel_op(a[0], a[1]));
+        // A send that woke a vCPU which should run before the caller: switch now (as Xen's
+        // softirq check on the way out), without a timer interrupt for it.
         if crate::schedule::resched_pending() {
             call.exit = Exit::Reschedule;
         }
