@@ -32,9 +32,8 @@ static DROPPED: [AtomicU64; NR_ISA_IRQS as usize] =
 /// `EEXIST` already bound, the port allocation's, `EBUSY` for a line xen-core keeps.
 pub fn bind(dom: &mut Domain, pirq: u32) -> Result<EvtchnPort, Errno> {
     let gsi = dom.pirqs.bindable(pirq, dom.events.nr_pirqs())?;
-    if dom.events.pirq_port(pirq).is_some() {
-        return Err(Errno::Exist);
-    }
+    // A line that is not routable never gets a port, so `ops::bind_pirq`'s own `EEXIST` for
+    // a bound PIRQ keeps its place before `EBUSY`.
     if !lines::routable(gsi) {
         return Err(Errno::Busy);
     }
